@@ -1,0 +1,43 @@
+# cookiecutter-mlops: the template's own tasks. `make help` lists them.
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+POETRY_VERSION := 2.5.1
+TOOLS := .tools
+POETRY := $(TOOLS)/bin/poetry
+VENV := .venv
+PYTEST_ARGS ?=
+
+.PHONY: help install demo test test-fast lint format bench docs clean
+
+help: ## List every task
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+
+$(POETRY):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet "poetry==$(POETRY_VERSION)"
+
+$(VENV)/.installed: pyproject.toml poetry.lock | $(POETRY)
+	$(POETRY) install --no-root
+	touch $@
+
+install: $(VENV)/.installed ## Create .venv with the template's pinned dev tools (Poetry bootstrapped in .tools)
+
+demo: install ## Bake the default project, install it, train on the bundled sample, serve and print a prediction
+	$(VENV)/bin/python -m scripts.demo
+
+test: install ## The whole test suite: fast and slow tiers (bakes, installs and runs projects)
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-fast: install ## Only the fast tier (no installs)
+	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: install ## ruff and black on the template's own code
+	$(VENV)/bin/ruff check hooks tests scripts $(wildcard benchmarks)
+	$(VENV)/bin/black --check hooks tests scripts $(wildcard benchmarks)
+
+format: install ## Format the template's own code
+	$(VENV)/bin/ruff check --fix hooks tests scripts $(wildcard benchmarks)
+	$(VENV)/bin/black hooks tests scripts $(wildcard benchmarks)
+
+clean: ## Remove build outputs and caches (keeps .venv and .tools)
+	rm -rf build site .pytest_cache .ruff_cache

@@ -1,0 +1,79 @@
+"""Remove what the chosen options leave out, then tell the user what to do next.
+
+Adding an option means adding rows to ``OPTIONAL_PATHS``; the loop below never changes.
+Paths are relative to the generated project's root; ``{package}`` is the package name.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+# The literal below is rendered by cookiecutter; imported by tests, it is just a string.
+CONTEXT_JSON = r"""{{ cookiecutter | jsonify }}"""
+
+# (option, value that removes the paths) -> paths to delete
+OPTIONAL_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("serving", "none"): (
+        "src/{package}/serving",
+        "tests/test_api.py",
+        "benchmarks",
+    ),
+    ("experiment_tracking", "none"): (
+        "src/{package}/registry_mlflow.py",
+        "tests/test_registry_mlflow.py",
+    ),
+    ("hyperparameter_tuning", "none"): ("src/{package}/tune.py", "tests/test_tune.py"),
+    ("monitoring", "none"): ("src/{package}/monitor.py", "tests/test_monitor.py"),
+    ("docker", "no"): ("Dockerfile", ".dockerignore"),
+    ("ci", "github"): (".gitlab-ci.yml",),
+    ("ci", "gitlab"): (".github",),
+    ("ci", "none"): (".github", ".gitlab-ci.yml"),
+}
+
+
+def paths_to_remove(answers: dict[str, str]) -> list[str]:
+    """The relative paths that the answers switch off, in table order."""
+    package = answers["package_name"]
+    return [
+        path.format(package=package)
+        for (option, value), paths in OPTIONAL_PATHS.items()
+        if answers.get(option) == value
+        for path in paths
+    ]
+
+
+def remove(root: Path, relative: str) -> None:
+    target = root / relative
+    if target.is_dir():
+        shutil.rmtree(target)
+    elif target.exists():
+        target.unlink()
+
+
+def next_steps(answers: dict[str, str]) -> str:
+    steps = [
+        f"cd {answers['project_slug']}",
+        "make install      # Poetry venv in .venv",
+        "make train       # train on the bundled sample, register the model",
+        "make predict     # batch prediction on the bundled sample",
+    ]
+    if answers["serving"] == "fastapi":
+        steps.append("make serve       # FastAPI on http://127.0.0.1:8000/docs")
+    steps.append("make help        # every task")
+    return "\n".join(f"    {step}" for step in steps)
+
+
+def main() -> None:
+    answers = json.loads(CONTEXT_JSON)
+    root = Path.cwd()
+    for relative in paths_to_remove(answers):
+        remove(root, relative)
+    print(
+        f"\nCreated {answers['project_name']!r} in {root}\n\nNext steps:\n{next_steps(answers)}\n"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""Helpers to bake the template, install a bake with Poetry, and run commands inside it."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_ANSWERS: dict[str, str] = {}
+# Everything switched off that can be (docker needs serving, so both go).
+ALL_OFF = {
+    "serving": "none",
+    "experiment_tracking": "none",
+    "hyperparameter_tuning": "none",
+    "monitoring": "none",
+    "docker": "no",
+    "ci": "none",
+}
+# Poetry's default source uses PyPI's per-version JSON API, which this machine's mirror lacks;
+# the simple index is the same PyPI. Only the harness's copy of a bake gets it, never the template.
+SIMPLE_INDEX_SOURCE = """
+[[tool.poetry.source]]
+name = "pypi-simple"
+url = "https://pypi.org/simple/"
+priority = "primary"
+"""
+UNRENDERED = re.compile(r"(?<!\$)\{\{|\{%|\{#|cookiecutter\.")
+BINARY_SUFFIXES = {".parquet", ".png", ".jpg", ".ico", ".joblib"}
+
+
+def tool(name: str) -> str:
+    """A tool from the template's own virtual environment (pinned in its pyproject.toml)."""
+    candidate = Path(sys.executable).parent / name
+    found = str(candidate) if candidate.exists() else shutil.which(name)
+    if not found:
+        raise FileNotFoundError(f"{name} is not installed in the template's environment")
+    return found
+
+
+def clean_environment(**extra: str) -> dict[str, str]:
+    """The environment without the template's venv, so a bake's Poetry makes its own."""
+    env = {
+        key: value for key, value in os.environ.items() if key not in {"VIRTUAL_ENV", "PYTHONHOME"}
+    }
+    venv_bin = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p != venv_bin)
+    env["POETRY_VIRTUALENVS_IN_PROJECT"] = "true"
+    env["POETRY_NO_INTERACTION"] = "1"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env.update(extra)
+    return env
+
+
+def run(
+    command: list[str], cwd: Path, *, timeout: float = 600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a command and fail with its full output when it fails."""
+    result = subprocess.run(
+        command,
+        cwd=cwd,
+        env=env or clean_environment(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(command)} exited {result.returncode} in {cwd}\n"
+            f"--- stdout ---\n{result.stdout[-6000:]}\n--- stderr ---\n{result.stderr[-6000:]}"
+        )
+    return result
+
+
+def text_files(root: Path) -> list[Path]:
+    return [
+        path
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and path.suffix not in BINARY_SUFFIXES and ".venv" not in path.parts
+    ]
+
+
+@dataclass
+class InstalledProject:
+    """A baked project with its own Poetry virtual environment in ``root/.venv``."""
+
+    root: Path
+    answers: dict[str, str]
+
+    @property
+    def package(self) -> str:
+        return self.root.name.replace("-", "_")
+
+    @property
+    def bin(self) -> Path:
+        return self.root / ".venv" / "bin"
+
+    def run(
+        self, *command: str, timeout: float = 600, **env: str
+    ) -> subprocess.CompletedProcess[str]:
+        return run(list(command), self.root, timeout=timeout, env=clean_environment(**env))
+
+    def cli(self, *args: str, timeout: float = 600, **env: str) -> subprocess.CompletedProcess[str]:
+        return self.run(str(self.bin / self.root.name), *args, timeout=timeout, **env)
+
+
+def install(root: Path, answers: dict[str, str]) -> InstalledProject:
+    """Lock and install a bake with the template's pinned Poetry (once per bake)."""
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text(encoding="utf-8") + SIMPLE_INDEX_SOURCE, encoding="utf-8"
+    )
+    poetry = tool("poetry")
+    run([poetry, "lock"], root, timeout=900)
+    run([poetry, "install"], root, timeout=1800)
+    return InstalledProject(root=root, answers=answers)

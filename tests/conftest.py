@@ -1,0 +1,43 @@
+"""Session-scoped bakes: each answer set is baked once and installed once, then checked often."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .baking import ALL_OFF, InstalledProject, install
+
+
+def bake_or_fail(cookies_session, answers: dict[str, str]) -> Path:
+    result = cookies_session.bake(extra_context=answers)
+    assert result.exit_code == 0, f"baking {answers} failed: {result.exception}"
+    return Path(result.project_path)
+
+
+@pytest.fixture(scope="session")
+def default_bake(cookies_session) -> Path:
+    return bake_or_fail(cookies_session, {})
+
+
+@pytest.fixture(scope="session")
+def minimal_bake(cookies_session) -> Path:
+    return bake_or_fail(
+        cookies_session,
+        {
+            **ALL_OFF,
+            "project_name": "  Café Trips: NYC v2 ",
+            "license": "Apache-2.0",
+            "author_name": "Zoë Müller",
+        },
+    )
+
+
+@pytest.fixture(scope="session")
+def default_project(default_bake: Path) -> InstalledProject:
+    return install(default_bake, {})
+
+
+@pytest.fixture(scope="session")
+def minimal_project(minimal_bake: Path) -> InstalledProject:
+    return install(minimal_bake, dict(ALL_OFF))

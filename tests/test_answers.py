@@ -1,0 +1,127 @@
+"""Answers are validated before anything is written; good ones pass, bad ones name what is wrong."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from .baking import TEMPLATE_ROOT
+
+
+def load_hook(name: str):
+    spec = importlib.util.spec_from_file_location(name, TEMPLATE_ROOT / "hooks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+pre_gen = load_hook("pre_gen_project")
+post_gen = load_hook("post_gen_project")
+
+# (answers, the field the refusal must name, a fragment of the rule)
+BAD_ANSWERS = [
+    ({"project_name": "   "}, "project_name", "must not be empty"),
+    ({"project_name": 'Say "hi"'}, "project_name", "must not contain"),
+    ({"project_slug": "Trip-Duration"}, "project_slug", "lowercase"),
+    ({"project_slug": "1trip"}, "project_slug", "starting with a letter"),
+    ({"project_slug": "-trip"}, "project_slug", "lowercase"),
+    ({"project_slug": "trip duration"}, "project_slug", "lowercase"),
+    ({"project_slug": "trip-"}, "project_slug", "not ending with a hyphen"),
+    ({"project_slug": "trip_duration"}, "project_slug", "lowercase"),
+    ({"package_name": "class"}, "package_name", "keyword"),
+    ({"package_name": "match"}, "package_name", "keyword"),
+    ({"package_name": "json"}, "package_name", "standard-library"),
+    ({"package_name": "logging"}, "package_name", "standard-library"),
+    ({"package_name": "test"}, "package_name", "standard-library"),
+    ({"package_name": "fastapi"}, "package_name", "shadow a package"),
+    ({"package_name": "mlflow"}, "package_name", "shadow a package"),
+    ({"package_name": "trip-duration"}, "package_name", "identifier"),
+    ({"package_name": "2fast"}, "package_name", "identifier"),
+    ({"package_name": "Trip"}, "package_name", "identifier"),
+    ({"author_email": "nobody"}, "author_email", "e-mail"),
+    ({"author_email": "a@b"}, "author_email", "e-mail"),
+    ({"author_email": "a b@example.com"}, "author_email", "e-mail"),
+    ({"version": "one"}, "version", "PEP 440"),
+    ({"version": "1.0.0-beta+"}, "version", "PEP 440"),
+    ({"version": "v1..0"}, "version", "PEP 440"),
+    ({"description": "back\\slash"}, "description", "must not contain"),
+    ({"author_name": "ML {Team}"}, "author_name", "must not contain"),
+    ({"docker": "yes", "serving": "none"}, "docker", "not supported"),
+]
+
+
+def valid_answers(**changes: str) -> dict[str, str]:
+    answers = {
+        "project_name": "Trip Duration",
+        "project_slug": "trip-duration",
+        "package_name": "trip_duration",
+        "description": "Predict trip durations.",
+        "author_name": "ML Team",
+        "author_email": "ml-team@example.com",
+        "version": "0.1.0",
+        **{field: choices[0] for field, choices in pre_gen.CHOICES.items()},
+    }
+    answers.update(changes)
+    return answers
+
+
+def test_default_answers_are_valid():
+    assert pre_gen.validate(valid_answers()) == []
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"version": "1.0.0rc1"},
+        {"version": "2024.1.post2"},
+        {"version": "0.1.0.dev3"},
+        {"author_email": "first.last+ml@sub.example.co.uk"},
+        {"package_name": "nyc_trips2"},
+        {"project_slug": "nyc-trips-2"},
+        {"python_version": "3.13"},
+        {"serving": "none", "docker": "no"},
+    ],
+)
+def test_good_answers_pass(changes: dict[str, str]):
+    assert pre_gen.validate(valid_answers(**changes)) == []
+
+
+@pytest.mark.parametrize(("changes", "field", "rule"), BAD_ANSWERS)
+def test_bad_answers_are_refused_with_the_field_and_rule(changes, field, rule):
+    problems = pre_gen.validate(valid_answers(**changes))
+    assert len(problems) == 1, problems
+    assert field in problems[0]
+    assert rule in problems[0]
+    assert "Example of a valid value" in problems[0] or "Choose" in problems[0]
+
+
+@pytest.mark.parametrize(("changes", "field", "rule"), BAD_ANSWERS)
+def test_bad_answers_fail_before_anything_is_written(
+    cookies, capfd, tmp_path, changes, field, rule
+):
+    result = cookies.bake(extra_context=changes)
+    assert result.exit_code != 0
+    assert result.project_path is None
+    written = [path for path in (tmp_path / "cookies").rglob("*") if path.is_file()]
+    assert not written
+    assert not any(path.is_dir() for path in (tmp_path / "cookies").glob("*/*"))
+    stderr = capfd.readouterr().err
+    assert f"{field}=" in stderr or f"{field}='" in stderr
+    assert rule in stderr
+
+
+def test_empty_slug_is_refused_without_writing(cookies, tmp_path):
+    """cookiecutter itself refuses an empty folder name, before the pre-gen hook can run."""
+    result = cookies.bake(extra_context={"project_slug": ""})
+    assert result.exit_code != 0
+    assert not [path for path in (tmp_path / "cookies").rglob("*") if path.is_file()]
+
+
+def test_post_gen_table_removes_exactly_what_is_off():
+    answers = valid_answers(serving="none", docker="no", ci="none")
+    removed = post_gen.paths_to_remove(answers)
+    assert "src/trip_duration/serving" in removed
+    assert "Dockerfile" in removed
+    assert ".github" in removed
+    assert post_gen.paths_to_remove(valid_answers()) == [".gitlab-ci.yml"]

@@ -1,0 +1,148 @@
+"""Command line: one command per job, the same verbs as the Makefile targets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from loguru import logger
+
+from . import __doc__ as package_doc
+from .config import Settings, SettingsError, load_settings
+from .data import DURATION, DataError, download_month, load_month
+from .evaluate import regression_metrics
+from .logs import setup_logging
+from .predict import predict_file
+from .registry import load_model
+from .train import run_training
+from .versions import CHAMPION
+
+app = typer.Typer(help=package_doc, no_args_is_help=True)
+
+Month = Annotated[str | None, typer.Option(help="Month as YYYY-MM (default: from settings).")]
+NOT_PROMOTED_EXIT_CODE = 3
+
+Alias = Annotated[str, typer.Option(help="Registry alias of the model to use.")]
+
+
+def settings_from(**data_overrides: object) -> Settings:
+    """Load settings with CLI flags on top, and start logging; a bad setting exits with code 2."""
+    try:
+        settings = load_settings()
+        overrides = {key: value for key, value in data_overrides.items() if value is not None}
+        if overrides:
+            settings = load_settings(data=settings.data.model_copy(update=overrides).model_dump())
+    except SettingsError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=2) from error
+    setup_logging(settings.logging)
+    return settings
+
+
+def fail(error: Exception) -> typer.Exit:
+    logger.error("{}", error)
+    typer.echo(f"error: {error}", err=True)
+    return typer.Exit(code=1)
+
+
+@app.command()
+def data(
+    months: Annotated[list[str], typer.Argument(help="Months to download, YYYY-MM.")],
+    overwrite: bool = False,
+) -> None:
+    """Download TLC months into the raw data folder (train on them with DATA__DATA_DIR=data/raw)."""
+    settings = settings_from()
+    try:
+        for month in months:
+            typer.echo(download_month(settings.data, month, overwrite=overwrite))
+    except DataError as error:
+        raise fail(error) from error
+
+
+@app.command()
+def train(train_month: Month = None, val_month: Month = None) -> None:
+    """Fit on one month, evaluate on the next, register the model and apply the quality gate."""
+    settings = settings_from(train_month=train_month, val_month=val_month)
+    try:
+        result = run_training(settings)
+    except DataError as error:
+        raise fail(error) from error
+    typer.echo(json.dumps({"version": result.version.version, **result.metrics}, indent=2))
+    typer.echo(result.decision.reason)
+
+
+@app.command()
+def retrain(
+    train_month: Annotated[str, typer.Option(help="Newer month to fit on (YYYY-MM).")],
+    val_month: Annotated[str, typer.Option(help="Month after it to evaluate on (YYYY-MM).")],
+) -> None:
+    """Train on a newer window; promote only through the quality gate. Exit 3 when not promoted."""
+    settings = settings_from(train_month=train_month, val_month=val_month)
+    try:
+        result = run_training(settings)
+    except DataError as error:
+        raise fail(error) from error
+    logger.info("retrain decision: {}", result.decision.reason)
+    typer.echo(result.decision.reason)
+    if not result.decision.promote:
+        raise typer.Exit(code=NOT_PROMOTED_EXIT_CODE)
+
+
+@app.command()
+def evaluate(month: Month = None, alias: Alias = CHAMPION) -> None:
+    """Measure a registered model on one month (default: the validation month)."""
+    settings = settings_from()
+    try:
+        model, version = load_model(settings, alias)
+        trips = load_month(settings.data, month or settings.data.val_month).trips
+    except (DataError, LookupError) as error:
+        raise fail(error) from error
+    metrics = regression_metrics(trips[DURATION].to_numpy(), model.predict(trips))
+    typer.echo(json.dumps({"version": version.version, "rows": len(trips), **metrics}, indent=2))
+
+
+@app.command()
+def predict(
+    source: Annotated[Path, typer.Argument(help="Parquet file of trips.")],
+    target: Annotated[Path, typer.Argument(help="Parquet file to write.")],
+    alias: Alias = CHAMPION,
+) -> None:
+    """Batch prediction: adds predicted_duration (and rejection_reason) to every input row."""
+    settings = settings_from()
+    try:
+        model, version = load_model(settings, alias)
+        summary = predict_file(source, target, model)
+    except (DataError, LookupError) as error:
+        raise fail(error) from error
+    typer.echo(
+        f"model version {version.version}: {summary.predicted} predicted, "
+        f"{summary.rejected} rejected, written to {target}"
+    )
+{%- if cookiecutter.serving == "fastapi" %}
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+) -> None:
+    """Run the prediction API with uvicorn."""
+    import uvicorn  # noqa: PLC0415 - only this command needs the server
+
+    settings = settings_from()
+    uvicorn.run(
+        "{{ cookiecutter.package_name }}.serving.app:create_app",
+        factory=True,
+        host=host or settings.serving.host,
+        port=port or settings.serving.port,
+        workers=workers or settings.serving.workers,
+        log_level=settings.logging.level.lower(),
+    )
+{%- endif %}
+
+
+if __name__ == "__main__":
+    app()

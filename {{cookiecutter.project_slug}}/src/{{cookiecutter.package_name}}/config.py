@@ -1,0 +1,146 @@
+"""Typed settings, layered: defaults in code < ``.env`` < environment variables < CLI flags.
+
+Every setting has an environment variable named ``{{ cookiecutter.package_name | upper }}_<GROUP>__<NAME>``
+(for example ``{{ cookiecutter.package_name | upper }}_DATA__TRAIN_MONTH=2023-01``). Invalid values
+fail at start with a message that names the setting, instead of deep inside a job.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "{{ cookiecutter.package_name | upper }}_"
+MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+class DataSettings(BaseModel):
+    """Where the monthly trip files live and which months the jobs use."""
+
+    taxi_color: Literal["green", "yellow"] = "green"
+    data_dir: Path = Field(Path("data/sample"), description="Folder of monthly parquet files.")
+    raw_dir: Path = Field(Path("data/raw"), description="Where `data` downloads TLC months.")
+    quarantine_dir: Path = Field(Path("data/quarantine"), description="Rows that failed checks.")
+    train_month: str = Field("2023-01", description="Month to fit on (YYYY-MM).")
+    val_month: str = Field("2023-02", description="Month to evaluate on (YYYY-MM).")
+    min_duration_minutes: float = Field(1.0, ge=0)
+    max_duration_minutes: float = Field(60.0, gt=0)
+    base_url: str = "https://d37ci6vzurychx.cloudfront.net/trip-data"
+
+    @field_validator("train_month", "val_month")
+    @classmethod
+    def _is_month(cls, value: str) -> str:
+        if not MONTH_PATTERN.fullmatch(value):
+            raise ValueError(f"expected a month as YYYY-MM, got {value!r}")
+        return value
+
+    def month_file(self, month: str, folder: Path | None = None) -> Path:
+        """The local path of one month's file, named as the TLC names it."""
+        return (folder or self.data_dir) / f"{self.taxi_color}_tripdata_{month}.parquet"
+
+    def month_url(self, month: str) -> str:
+        return f"{self.base_url}/{self.taxi_color}_tripdata_{month}.parquet"
+
+
+class TrainingSettings(BaseModel):
+    """The estimator's parameters; ``tune`` writes better ones to ``params_file``."""
+
+    model_name: str = "{{ cookiecutter.project_slug }}"
+    n_estimators: int = Field(400, ge=1)
+    learning_rate: float = Field(0.08, gt=0, le=1)
+    num_leaves: int = Field(127, ge=2)
+    min_child_samples: int = Field(20, ge=1)
+    subsample: float = Field(1.0, gt=0, le=1)
+    colsample_bytree: float = Field(1.0, gt=0, le=1)
+    reg_lambda: float = Field(0.0, ge=0)
+    n_jobs: int = Field(
+        1,
+        ge=1,
+        description="Threads; fixed for reproducibility. More than the free cores is slower.",
+    )
+    params_file: Path = Field(Path("models/best_params.json"), description="Tuned parameters.")
+    promotion_margin: float = Field(
+        0.0, ge=0, description="RMSE a new model must gain over the champion to replace it."
+    )
+
+
+class LoggingSettings(BaseModel):
+    level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    json_lines: bool = Field(False, description="Write JSON lines (for log collectors).")
+    file: Path | None = Field(Path("logs/{{ cookiecutter.package_name }}.log"))
+    rotation: str = "10 MB"
+    retention: int = Field(5, ge=1, description="How many rotated files to keep.")
+
+    @field_validator("file", mode="before")
+    @classmethod
+    def _empty_means_no_file(cls, value: object) -> object:
+        return None if value in ("", "none", "None") else value
+
+
+class RegistrySettings(BaseModel):
+    models_dir: Path = Field(Path("models"), description="Local registry and model artifacts.")
+{%- if cookiecutter.experiment_tracking == "mlflow" %}
+    tracking_uri: str = Field(
+        "sqlite:///mlflow.db",
+        description="MLflow tracking URI; MLFLOW_TRACKING_URI, when set, takes precedence.",
+    )
+    experiment_name: str = "{{ cookiecutter.project_slug }}"
+{%- endif %}
+{%- if cookiecutter.serving == "fastapi" %}
+
+
+class ServingSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(1, ge=1)
+    max_batch_size: int = Field(10_000, ge=1)
+    model_alias: str = "champion"
+{%- endif %}
+
+
+class Settings(BaseSettings):
+    """All settings of the project, grouped by the job that uses them."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    seed: int = Field(42, description="Seed for every random choice.")
+    data: DataSettings = DataSettings()
+    training: TrainingSettings = TrainingSettings()
+    registry: RegistrySettings = RegistrySettings()
+    logging: LoggingSettings = LoggingSettings()
+{%- if cookiecutter.serving == "fastapi" %}
+    serving: ServingSettings = ServingSettings()
+{%- endif %}
+
+
+class SettingsError(ValueError):
+    """Raised when the configuration is invalid; the message names each bad setting."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings once from defaults, ``.env`` and the environment, with explicit overrides."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{ENV_PREFIX}{'__'.join(str(part) for part in issue['loc']).upper()}: {issue['msg']}"
+            for issue in error.errors()
+        )
+        raise SettingsError(f"invalid settings: {problems}") from error
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return load_settings()

@@ -1,0 +1,224 @@
+"""Read TLC trip files, normalize their types, and account for every row.
+
+Real monthly files disagree on types (location IDs as strings, int32 or int64; extra or
+null-typed columns), so everything is normalized to one schema right after reading. Rows that
+break a rule are quarantined with the reason, rows outside the modelled duration range are
+filtered, and the counts always add up: ``read == used + quarantined + filtered``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from loguru import logger
+
+from .config import DataSettings
+from .validation import INFERENCE_RULES, TRAINING_RULES, Rule, first_violation
+
+PICKUP = "pickup_datetime"
+DROPOFF = "dropoff_datetime"
+DURATION = "duration_minutes"
+# Canonical column -> the names it has in the TLC files (green uses lpep_, yellow tpep_).
+SOURCE_NAMES: dict[str, tuple[str, ...]] = {
+    PICKUP: ("lpep_pickup_datetime", "tpep_pickup_datetime", PICKUP),
+    DROPOFF: ("lpep_dropoff_datetime", "tpep_dropoff_datetime", DROPOFF),
+    "PULocationID": ("PULocationID",),
+    "DOLocationID": ("DOLocationID",),
+    "trip_distance": ("trip_distance",),
+}
+INFERENCE_COLUMNS = (PICKUP, "PULocationID", "DOLocationID", "trip_distance")
+TRAINING_COLUMNS = (*INFERENCE_COLUMNS, DROPOFF)
+
+
+class DataError(RuntimeError):
+    """A file cannot be used at all; the message names the file and the problem."""
+
+
+@dataclass
+class RowAccount:
+    """Where every row of one file went."""
+
+    source: str
+    read: int = 0
+    quarantined: dict[str, int] = field(default_factory=dict)
+    filtered_by_duration: int = 0
+    used: int = 0
+
+    @property
+    def quarantined_total(self) -> int:
+        return sum(self.quarantined.values())
+
+    @property
+    def balanced(self) -> bool:
+        return self.read == self.used + self.quarantined_total + self.filtered_by_duration
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "read": self.read,
+            "quarantined": dict(self.quarantined),
+            "quarantined_total": self.quarantined_total,
+            "filtered_by_duration": self.filtered_by_duration,
+            "used": self.used,
+        }
+
+
+@dataclass
+class CleanTrips:
+    """The rows a job may use, the rows it may not (with a ``reason`` column), and the account."""
+
+    trips: pd.DataFrame
+    quarantined: pd.DataFrame
+    account: RowAccount
+
+
+def download_month(settings: DataSettings, month: str, *, overwrite: bool = False) -> Path:
+    """Download one TLC month into ``raw_dir``; the file appears only once it is complete."""
+    target = settings.month_file(month, settings.raw_dir)
+    if target.exists() and not overwrite:
+        logger.info("{} already present, not downloading", target)
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    url = settings.month_url(month)
+    logger.info("downloading {} -> {}", url, target)
+    with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".part", delete=False) as part:
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response:
+                shutil.copyfileobj(response, part)
+        except OSError as error:
+            Path(part.name).unlink(missing_ok=True)
+            raise DataError(f"{url}: download failed: {error}") from error
+    Path(part.name).replace(target)
+    read_trips(target, TRAINING_COLUMNS)  # fail now, not at training time, if it is not usable
+    return target
+
+
+def source_columns(
+    available: list[str], columns: tuple[str, ...], origin: object
+) -> dict[str, str]:
+    """Map the file's column names to canonical ones; a missing column is a ``DataError``."""
+    selected = {}
+    missing = []
+    for column in columns:
+        found = [name for name in SOURCE_NAMES.get(column, (column,)) if name in available]
+        if found:
+            selected[found[0]] = column
+        else:
+            missing.append(column)
+    if missing:
+        raise DataError(f"{origin}: missing required column(s) {', '.join(missing)}")
+    return selected
+
+
+def read_parquet_checked(path: Path, columns: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """Read a parquet file (all columns, or the canonical ``columns``) with one clear error."""
+    if not path.exists():
+        raise DataError(f"{path}: file not found")
+    try:
+        schema = pq.read_schema(path)
+    except (pa.ArrowInvalid, OSError) as error:
+        raise DataError(f"{path}: not a readable parquet file ({error})") from error
+    names = None if columns is None else list(source_columns(schema.names, columns, path))
+    try:
+        table = pq.read_table(path, columns=names)
+    except (pa.ArrowInvalid, OSError) as error:
+        raise DataError(f"{path}: cannot read the parquet data ({error})") from error
+    if table.num_rows == 0:
+        raise DataError(f"{path}: the file has no rows")
+    return table.to_pandas()
+
+
+def to_trips(raw: pd.DataFrame, columns: tuple[str, ...], origin: object) -> pd.DataFrame:
+    """The canonical, normalized columns of a raw frame (TLC names or canonical names)."""
+    selected = source_columns(list(raw.columns), columns, origin)
+    return normalize(raw[list(selected)].rename(columns=selected))
+
+
+def read_trips(path: Path, columns: tuple[str, ...] = TRAINING_COLUMNS) -> pd.DataFrame:
+    """Read only the needed columns of one parquet file and normalize them to one schema."""
+    return to_trips(read_parquet_checked(path, columns), columns, path)
+
+
+def normalize(frame: pd.DataFrame) -> pd.DataFrame:
+    """Coerce the known type variants to one schema; values that cannot be coerced become NA."""
+    out = frame.copy()
+    for column in (PICKUP, DROPOFF):
+        if column in out:
+            out[column] = pd.to_datetime(out[column], errors="coerce").astype("datetime64[us]")
+    for column in ("PULocationID", "DOLocationID"):
+        if column in out:
+            out[column] = pd.to_numeric(out[column], errors="coerce").astype("Int64")
+    if "trip_distance" in out:
+        out["trip_distance"] = pd.to_numeric(out["trip_distance"], errors="coerce").astype(float)
+    return out.reset_index(drop=True)
+
+
+def add_duration(frame: pd.DataFrame) -> pd.DataFrame:
+    """Duration in minutes, vectorized (no per-row Python)."""
+    out = frame.copy()
+    out[DURATION] = (out[DROPOFF] - out[PICKUP]).dt.total_seconds() / 60.0
+    return out
+
+
+def split_by_rules(
+    frame: pd.DataFrame, rules: tuple[Rule, ...]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Separate valid rows from rows that break a rule; the latter get a ``reason`` column."""
+    reasons = first_violation(frame, rules)
+    bad = reasons.notna()
+    quarantined = frame[bad].assign(reason=reasons[bad])
+    return frame[~bad], quarantined
+
+
+def clean_for_training(frame: pd.DataFrame, settings: DataSettings, source: str) -> CleanTrips:
+    """Quarantine invalid rows, then keep durations inside the modelled range."""
+    account = RowAccount(source=source, read=len(frame))
+    valid, quarantined = split_by_rules(frame, TRAINING_RULES)
+    account.quarantined = dict(Counter(quarantined["reason"]))
+    valid = add_duration(valid)
+    in_range = valid[DURATION].between(settings.min_duration_minutes, settings.max_duration_minutes)
+    account.filtered_by_duration = int((~in_range).sum())
+    trips = valid[in_range].reset_index(drop=True)
+    account.used = len(trips)
+    logger.info(
+        "{}: read {} rows, quarantined {} {}, removed {} outside {}..{} min, using {}",
+        source,
+        account.read,
+        account.quarantined_total,
+        account.quarantined,
+        account.filtered_by_duration,
+        settings.min_duration_minutes,
+        settings.max_duration_minutes,
+        account.used,
+    )
+    return CleanTrips(trips=trips, quarantined=quarantined.reset_index(drop=True), account=account)
+
+
+def load_month(settings: DataSettings, month: str) -> CleanTrips:
+    """Read, validate and filter one month; quarantined rows are written beside the account."""
+    path = settings.month_file(month)
+    clean = clean_for_training(read_trips(path, TRAINING_COLUMNS), settings, str(path))
+    if len(clean.quarantined):
+        write_quarantine(clean.quarantined, settings.quarantine_dir / path.name)
+    if clean.account.used == 0:
+        raise DataError(f"{path}: no usable rows left after validation and filtering")
+    return clean
+
+
+def write_quarantine(rows: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows.to_parquet(path, index=False)
+    logger.warning("{} quarantined rows written to {}", len(rows), path)
+
+
+def split_for_inference(trips: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows a model can score, and rows it cannot (with the reason), for batch prediction."""
+    return split_by_rules(trips, INFERENCE_RULES)

@@ -1,0 +1,66 @@
+"""The estimator and the object we ship: features and estimator travel together.
+
+``TripDurationModel.predict`` takes raw trip records, so every caller (training, batch, the API)
+goes through the same ``build_features``; no caller can feed the estimator a different encoding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from .config import TrainingSettings
+from .features import CATEGORICAL_FEATURES, FEATURE_NAMES, build_features
+
+TUNABLE_PARAMS = (
+    "n_estimators",
+    "learning_rate",
+    "num_leaves",
+    "min_child_samples",
+    "subsample",
+    "colsample_bytree",
+    "reg_lambda",
+)
+
+
+def build_estimator(params: TrainingSettings, seed: int) -> lgb.LGBMRegressor:
+    """A seeded, single-process-deterministic LightGBM regressor."""
+    return lgb.LGBMRegressor(
+        **{name: getattr(params, name) for name in TUNABLE_PARAMS},
+        subsample_freq=1 if params.subsample < 1 else 0,
+        random_state=seed,
+        n_jobs=params.n_jobs,
+        deterministic=True,
+        force_row_wise=True,
+        verbose=-1,
+    )
+
+
+@dataclass
+class TripDurationModel:
+    """A fitted estimator plus the feature contract it was trained with."""
+
+    estimator: lgb.LGBMRegressor
+    feature_names: tuple[str, ...] = FEATURE_NAMES
+    params: dict[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def fit(cls, trips: pd.DataFrame, target: pd.Series, params: TrainingSettings, seed: int):
+        estimator = build_estimator(params, seed)
+        estimator.fit(
+            build_features(trips),
+            target.to_numpy(),
+            categorical_feature=list(CATEGORICAL_FEATURES),
+        )
+        chosen = {name: getattr(params, name) for name in TUNABLE_PARAMS}
+        return cls(estimator=estimator, params=chosen)
+
+    def predict(self, trips: pd.DataFrame) -> np.ndarray:
+        """Predicted durations in minutes for raw trip records (any row count, including 0)."""
+        if len(trips) == 0:
+            return np.empty(0, dtype=float)
+        features = build_features(trips)
+        return np.clip(self.estimator.predict(features[list(self.feature_names)]), 0.0, None)

@@ -1,0 +1,49 @@
+"""Batch prediction: parquet in, parquet out, every input row accounted for.
+
+Rows that cannot be scored keep their place in the output with an empty prediction and the reason,
+so a downstream job can join on position and see exactly what was not predicted and why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from loguru import logger
+
+from .data import INFERENCE_COLUMNS, read_parquet_checked, split_for_inference, to_trips
+from .model import TripDurationModel
+
+PREDICTION = "predicted_duration"
+REJECTION = "rejection_reason"
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    rows: int
+    predicted: int
+    rejected: int
+
+
+def predict_frame(raw: pd.DataFrame, model: TripDurationModel) -> pd.DataFrame:
+    """The input rows, all columns kept, plus the prediction (NaN when rejected) and the reason."""
+    out = raw.reset_index(drop=True)
+    valid, rejected = split_for_inference(to_trips(out, INFERENCE_COLUMNS, "input"))
+    out = out.copy()
+    out[PREDICTION] = np.nan
+    out[REJECTION] = pd.Series(pd.NA, index=out.index, dtype="string")
+    out.loc[valid.index, PREDICTION] = model.predict(valid)
+    out.loc[rejected.index, REJECTION] = rejected["reason"]
+    return out
+
+
+def predict_file(source: Path, target: Path, model: TripDurationModel) -> BatchSummary:
+    scored = predict_frame(read_parquet_checked(source), model)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scored.to_parquet(target, index=False)
+    rejected = int(scored[REJECTION].notna().sum())
+    summary = BatchSummary(rows=len(scored), predicted=len(scored) - rejected, rejected=rejected)
+    logger.info("{} -> {}: {}", source, target, summary)
+    return summary

@@ -1,0 +1,19 @@
+"""What every registry backend records about a model version, and the aliases the gate uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+
+
+@dataclass
+class ModelVersion:
+    """A registered model version and what is known about it."""
+
+    name: str
+    version: int
+    metrics: dict[str, float]
+    metadata: dict[str, object] = field(default_factory=dict)
+    created_at: str = ""

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from {{ cookiecutter.package_name }}.config import ENV_PREFIX, SettingsError, load_settings
+
+
+def test_defaults_point_at_the_bundled_sample(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.data.data_dir == Path("data/sample")
+    assert (settings.data.train_month, settings.data.val_month) == ("2023-01", "2023-02")
+    assert settings.seed == 42
+
+
+def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(f"{ENV_PREFIX}DATA__TRAIN_MONTH", "2024-03")
+    monkeypatch.setenv(f"{ENV_PREFIX}TRAINING__N_ESTIMATORS", "17")
+    settings = load_settings()
+    assert settings.data.train_month == "2024-03"
+    assert settings.training.n_estimators == 17
+
+
+def test_dotenv_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text(f"{ENV_PREFIX}SEED=7\n", encoding="utf-8")
+    assert load_settings().seed == 7
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "mentioned"),
+    [
+        ("DATA__TRAIN_MONTH", "2023-13", "DATA__TRAIN_MONTH"),
+        ("TRAINING__LEARNING_RATE", "-1", "TRAINING__LEARNING_RATE"),
+        ("LOGGING__LEVEL", "LOUD", "LOGGING__LEVEL"),
+        ("SEED", "many", "SEED"),
+    ],
+)
+def test_invalid_values_name_the_setting(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str, value: str, mentioned: str
+):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(f"{ENV_PREFIX}{name}", value)
+    with pytest.raises(SettingsError, match=f"{ENV_PREFIX}{mentioned}"):
+        load_settings()
