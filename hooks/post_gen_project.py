@@ -55,7 +55,7 @@ def remove(root: Path, relative: str) -> None:
 def next_steps(answers: dict[str, str]) -> str:
     steps = [
         f"cd {answers['project_slug']}",
-        "make install      # Poetry venv in .venv",
+        "make install     # Poetry venv in .venv",
         "make train       # train on the bundled sample, register the model",
         "make predict     # batch prediction on the bundled sample",
     ]
@@ -71,7 +71,7 @@ def main() -> None:
     for relative in paths_to_remove(answers):
         remove(root, relative)
     print(
-        f"\nCreated {answers['project_name']!r} in {root}\n\nNext steps:\n{next_steps(answers)}\n"
+        f"\nCreated {answers['project_name'].strip()!r} in {root}\n\nNext steps:\n{next_steps(answers)}\n"
     )
 
 
