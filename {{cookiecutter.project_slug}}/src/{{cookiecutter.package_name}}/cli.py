@@ -129,7 +129,7 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port.")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
 ) -> None:
-    """Run the prediction API with uvicorn."""
+    """Run the prediction API with uvicorn (docs at /docs); the model is loaded at start."""
     import uvicorn  # noqa: PLC0415 - only this command needs the server
 
     settings = settings_from()
@@ -139,7 +139,9 @@ def serve(
         host=host or settings.serving.host,
         port=port or settings.serving.port,
         workers=workers or settings.serving.workers,
-        log_level=settings.logging.level.lower(),
+        # uvicorn has no SUCCESS level; the app writes its own access log (with request ids).
+        log_level={"SUCCESS": "info"}.get(settings.logging.level, settings.logging.level.lower()),
+        access_log=False,
     )
 {%- endif %}
 

@@ -1,0 +1,240 @@
+"""The prediction API: FastAPI app factory, run by ``cli serve`` (uvicorn, ``factory=True``).
+
+The model is loaded once, at start, from the registry alias in the settings. Without one the
+service still starts, so that an orchestrator sees it alive (``/health``) but not ready
+(``/ready`` answers 503), and ``/predict`` says what to do instead of failing.
+
+No ``from __future__ import annotations`` here: FastAPI reads the endpoints' annotations at
+runtime, and the batch body is a class built inside ``create_app`` (its limit is a setting).
+"""
+
+import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from loguru import logger
+from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
+from prometheus_fastapi_instrumentator import Instrumentator
+
+from .. import __doc__ as package_doc
+from .. import __version__
+from ..config import Settings, load_settings
+from ..logs import setup_logging
+from ..registry import load_model
+from .middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from .predictor import LoadedModel, Predictor
+from .schemas import (
+    EXAMPLE_TRIP,
+    BatchPrediction,
+    ErrorMessage,
+    ModelInfo,
+    ModelRef,
+    Prediction,
+    Readiness,
+    Status,
+    Trip,
+    batch_request_model,
+)
+
+# Generous for JSON trips (about 120 bytes each), small enough to refuse a runaway upload early.
+BYTES_PER_TRIP = 512
+BODY_OVERHEAD_BYTES = 64 * 1024
+
+
+def error_response(description: str, example: str) -> dict[str, Any]:
+    return {
+        "model": ErrorMessage,
+        "description": description,
+        "content": {"application/json": {"example": {"detail": example}}},
+    }
+
+
+NO_MODEL = error_response(
+    "No model is loaded: train one, then restart the service.",
+    "no model has the alias 'champion' in the registry yet: run `train` first",
+)
+BODY_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: error_response("The body is not valid JSON.", "malformed JSON: Expecting value"),
+    413: error_response(
+        "The body is larger than the batch limit allows.",
+        "request body over 5185536 bytes: send fewer trips per request",
+    ),
+    503: NO_MODEL,
+}
+
+
+@dataclass
+class ServiceState:
+    """What the lifespan found at start; the endpoints read it."""
+
+    predictor: Predictor | None = None
+    unavailable_reason: str = "the service is starting"
+
+    def require_predictor(self) -> Predictor:
+        if self.predictor is None:
+            raise HTTPException(status_code=503, detail=self.unavailable_reason)
+        return self.predictor
+
+
+def load_predictor(settings: Settings) -> Predictor:
+    """The model behind the configured alias, warmed up; LookupError when there is none."""
+    alias = settings.serving.model_alias
+    model, version = load_model(settings, alias)
+    predictor = Predictor(LoadedModel(model, version, alias), settings.serving.max_batch_size)
+    # The first call pays LightGBM's and pandas' one-time set-up; no client should.
+    predictor.loaded.predict([Trip.model_validate(EXAMPLE_TRIP)])
+    logger.info("serving model {} version {} ({})", version.name, version.version, alias)
+    return predictor
+
+
+def validation_errors(error: RequestValidationError, max_trips: int) -> list[dict[str, Any]]:
+    """Location, message and type of each problem; inputs are not echoed (they may be huge)."""
+    problems = []
+    for problem in error.errors():
+        message = problem["msg"]
+        if problem["type"] == "too_long" and tuple(problem["loc"]) == ("body", "trips"):
+            message = f"at most {max_trips} trips per request: split the batch"
+        problems.append({"loc": list(problem["loc"]), "msg": message, "type": problem["type"]})
+    return problems
+
+
+def finite_or_none(metrics: dict[str, Any]) -> dict[str, float | None]:
+    """Metrics as JSON can carry them (no NaN or infinity)."""
+    out: dict[str, float | None] = {}
+    for name, value in metrics.items():
+        number = float(value) if isinstance(value, int | float) else math.nan
+        out[name] = number if math.isfinite(number) else None
+    return out
+
+
+def add_error_handlers(app: FastAPI, max_trips: int) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
+        for problem in error.errors():
+            if problem["type"] == "json_invalid":
+                reason = problem.get("ctx", {}).get("error", "JSON decode error")
+                detail = f"malformed JSON: {reason}"
+                return JSONResponse(status_code=400, content={"detail": detail})
+        return JSONResponse(
+            status_code=422, content={"detail": validation_errors(error, max_trips)}
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, error: Exception) -> JSONResponse:
+        # A last resort: the traceback goes to the log, never to the client.
+        logger.opt(exception=error).error("unhandled error")
+        return JSONResponse(status_code=500, content={"detail": "internal error, see the logs"})
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The service, configured from ``settings`` (default: read them and set up logging)."""
+    if settings is None:
+        settings = load_settings()
+        setup_logging(settings.logging)
+    serving = settings.serving
+    state = ServiceState()
+    batch_request = batch_request_model(serving.max_batch_size)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            state.predictor = load_predictor(settings)
+        except LookupError as error:
+            state.unavailable_reason = f"{error}, then restart the service"
+            logger.warning("serving without a model: {}", error)
+        yield
+        if state.predictor is not None:
+            state.predictor.close()
+
+    name, _, summary = (package_doc or "").strip().partition("\n")
+    app = FastAPI(
+        title=f"{name.rstrip('.')} API",
+        version=__version__,
+        description=(
+            f"{' '.join(summary.split())}\n\nEvery response carries an `X-Request-ID` header "
+            "(the caller's, when it sends one)."
+        ),
+        lifespan=lifespan,
+    )
+    add_error_handlers(app, serving.max_batch_size)
+
+    @app.get("/health", response_model=Status, tags=["operations"])
+    async def health() -> Status:
+        """Liveness: the process answers. Needs no model."""
+        return Status(status="ok")
+
+    @app.get(
+        "/ready",
+        response_model=Readiness,
+        responses={503: NO_MODEL},
+        tags=["operations"],
+    )
+    async def ready() -> Readiness:
+        """Readiness: a model is loaded and predictions can be served."""
+        loaded = state.require_predictor().loaded
+        return Readiness(status="ready", model=model_ref(loaded))
+
+    @app.get("/model", response_model=ModelInfo, responses={503: NO_MODEL}, tags=["model"])
+    async def model_info() -> ModelInfo:
+        """The served model: version, training metrics, when it was trained, its features."""
+        loaded = state.require_predictor().loaded
+        metadata = loaded.version.metadata
+        return ModelInfo(
+            name=loaded.version.name,
+            version=loaded.version.version,
+            alias=loaded.alias,
+            trained_at=str(metadata.get("trained_at") or loaded.version.created_at or "") or None,
+            train_month=_text_or_none(metadata.get("train_month")),
+            val_month=_text_or_none(metadata.get("val_month")),
+            metrics=finite_or_none(loaded.version.metrics),
+            features=list(loaded.model.feature_names),
+        )
+
+    @app.post("/predict", response_model=Prediction, responses=BODY_ERRORS, tags=["model"])
+    async def predict(trip: Trip) -> Prediction:
+        """Predicted duration of one trip, in minutes, and the model version that predicted it."""
+        predictor = state.require_predictor()
+        value = await predictor.predict_one(trip)
+        return Prediction(predicted_duration_minutes=value, model=model_ref(predictor.loaded))
+
+    @app.post(
+        "/predict/batch", response_model=BatchPrediction, responses=BODY_ERRORS, tags=["model"]
+    )
+    async def predict_batch(body: batch_request) -> BatchPrediction:  # type: ignore[valid-type]
+        """Predicted durations of up to the configured number of trips, in request order."""
+        predictor = state.require_predictor()
+        values = await predictor.predict_many(body.trips)
+        logger.debug("predicted a batch of {} trips", len(values))
+        return BatchPrediction(predicted_duration_minutes=values, model=model_ref(predictor.loaded))
+
+    # Each app gets its own registry, so that several apps (tests) can live in one process.
+    registry = CollectorRegistry()
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    Instrumentator(registry=registry, excluded_handlers=["/metrics"]).instrument(app).expose(
+        app,
+        include_in_schema=True,
+        tags=["operations"],
+        response_class=PlainTextResponse,
+        summary="Prometheus metrics",
+        description="Request counts and latencies per endpoint, in Prometheus text format.",
+    )
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=BODY_OVERHEAD_BYTES + BYTES_PER_TRIP * serving.max_batch_size,
+    )
+    app.add_middleware(RequestContextMiddleware)  # outermost: ids and logs cover every answer
+    return app
+
+
+def model_ref(loaded: LoadedModel) -> ModelRef:
+    return ModelRef(name=loaded.version.name, version=loaded.version.version)
+
+
+def _text_or_none(value: object) -> str | None:
+    return None if value is None else str(value)

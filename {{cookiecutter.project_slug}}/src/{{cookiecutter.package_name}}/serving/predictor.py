@@ -1,0 +1,97 @@
+"""The loaded model, and the one path from validated trips to predictions.
+
+Requests become the same canonical frame that batch prediction builds, and go through
+``TripDurationModel.predict`` (hence ``features.build_features``), so the API and the batch job
+cannot disagree. Most of the cost of one prediction is fixed per call (pandas and LightGBM set-up),
+so concurrent single-trip requests are gathered into one call: a request that arrives while the
+model is busy waits for the next call, never for a timer, and an idle service adds no delay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..data import INFERENCE_COLUMNS, PICKUP
+from ..model import TripDurationModel
+from ..versions import ModelVersion
+from .schemas import Trip
+
+
+def trips_frame(trips: Sequence[Trip]) -> pd.DataFrame:
+    """Validated trips as the canonical columns, with the dtypes ``data.normalize`` gives."""
+    frame = pd.DataFrame(
+        {
+            PICKUP: np.array([trip.pickup_datetime for trip in trips], dtype="datetime64[us]"),
+            "PULocationID": np.array([trip.pickup_zone for trip in trips], dtype="int64"),
+            "DOLocationID": np.array([trip.dropoff_zone for trip in trips], dtype="int64"),
+            "trip_distance": np.array([trip.trip_distance for trip in trips], dtype="float64"),
+        }
+    )
+    return frame[list(INFERENCE_COLUMNS)]
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model from the registry with the version it was registered as."""
+
+    model: TripDurationModel
+    version: ModelVersion
+    alias: str
+
+    def predict(self, trips: Sequence[Trip]) -> list[float]:
+        return self.model.predict(trips_frame(trips)).tolist()
+
+
+class Predictor:
+    """Runs every model call on one thread, off the event loop, gathering concurrent requests.
+
+    One thread, because the model is not documented as safe to call concurrently and the work is
+    CPU-bound: a second thread would only compete for the same cores.
+    """
+
+    def __init__(self, loaded: LoadedModel, max_gathered: int) -> None:
+        self.loaded = loaded
+        self._max_gathered = max_gathered
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
+        self._waiting: list[tuple[Trip, asyncio.Future[float]]] = []
+        self._drainer: asyncio.Task[None] | None = None
+
+    async def predict_one(self, trip: Trip) -> float:
+        """One trip's prediction, computed together with whatever else is waiting."""
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._waiting.append((trip, future))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain())
+        return await future
+
+    async def predict_many(self, trips: Sequence[Trip]) -> list[float]:
+        """A whole batch in one call, queued behind the calls already running."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.loaded.predict, trips)
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._waiting:
+            gathered = self._waiting[: self._max_gathered]
+            del self._waiting[: self._max_gathered]
+            try:
+                values = await loop.run_in_executor(
+                    self._executor, self.loaded.predict, [trip for trip, _ in gathered]
+                )
+            except Exception as error:  # handed to each waiting request, which answers 500
+                for _, future in gathered:
+                    if not future.done():
+                        future.set_exception(error)
+            else:
+                for (_, future), value in zip(gathered, values, strict=True):
+                    if not future.done():  # the client may have gone away
+                        future.set_result(value)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,353 @@
+"""The prediction API through its ASGI interface: answers, every bound, bad input, no model.
+
+``TestClient`` runs the app's lifespan, so the model is loaded exactly as ``serve`` loads it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from loguru import logger
+
+from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.data import INFERENCE_COLUMNS, split_for_inference, to_trips
+from {{ cookiecutter.package_name }}.features import FEATURE_NAMES
+from {{ cookiecutter.package_name }}.predict import PREDICTION, predict_file
+from {{ cookiecutter.package_name }}.registry import load_model
+from {{ cookiecutter.package_name }}.serving.app import create_app
+from {{ cookiecutter.package_name }}.serving.predictor import LoadedModel
+from {{ cookiecutter.package_name }}.train import TrainingResult
+from {{ cookiecutter.package_name }}.validation import MAX_LOCATION_ID, MAX_TRIP_DISTANCE_MILES
+
+from .conftest import SAMPLE_DIR
+
+pytestmark = pytest.mark.slow
+
+TRIP: dict[str, Any] = {
+    "PULocationID": 74,
+    "DOLocationID": 42,
+    "trip_distance": 2.1,
+    "pickup_datetime": "2024-01-15T08:30:00",
+}
+SMALL_BATCH_LIMIT = 5
+
+
+def with_(**changes: Any) -> dict[str, Any]:
+    return {**TRIP, **changes}
+
+
+@pytest.fixture(scope="module")
+def client(trained: tuple[Settings, TrainingResult]) -> Iterator[TestClient]:
+    settings, _ = trained
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def small_client(trained: tuple[Settings, TrainingResult]) -> Iterator[TestClient]:
+    """A service whose batch limit is small enough to exceed cheaply."""
+    settings, _ = trained
+    small = settings.model_copy(
+        update={
+            "serving": settings.serving.model_copy(update={"max_batch_size": SMALL_BATCH_LIMIT})
+        }
+    )
+    with TestClient(create_app(small)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def untrained_client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def predicted(client: TestClient, trip: dict[str, Any]) -> float:
+    response = client.post("/predict", json=trip)
+    assert response.status_code == 200, response.text
+    return response.json()["predicted_duration_minutes"]
+
+
+def test_health_and_ready(client: TestClient, trained):
+    _, result = trained
+    assert client.get("/health").json() == {"status": "ok"}
+    ready = client.get("/ready")
+    assert ready.status_code == 200
+    assert ready.json()["model"]["version"] == result.version.version
+
+
+def test_predict_one_trip(client: TestClient, trained):
+    _, result = trained
+    response = client.post("/predict", json=TRIP)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert 0 < body["predicted_duration_minutes"] < 120
+    assert body["model"] == {"name": result.version.name, "version": result.version.version}
+
+
+def test_model_describes_the_served_version(client: TestClient, trained):
+    _, result = trained
+    body = client.get("/model").json()
+    assert body["version"] == result.version.version
+    assert body["alias"] == "champion"
+    assert body["features"] == list(FEATURE_NAMES)
+    assert body["metrics"]["rmse"] == pytest.approx(result.metrics["rmse"])
+    assert body["trained_at"].startswith("20")
+    assert body["train_month"] == "2023-01"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("PULocationID", 1),
+        ("PULocationID", MAX_LOCATION_ID),
+        ("DOLocationID", 1),
+        ("DOLocationID", MAX_LOCATION_ID),
+        ("PULocationID", 94.0),  # JSON Schema's integer includes 94.0
+        ("trip_distance", 0),
+        ("trip_distance", MAX_TRIP_DISTANCE_MILES),
+        ("trip_distance", 3),
+        ("pickup_datetime", "2024-01-15 08:30"),
+        ("pickup_datetime", "2024-01-15T08:30:00.123456+01:00"),
+        ("pickup_datetime", "0001-01-01T00:00:00+05:00"),  # converting leaves the calendar
+        ("pickup_datetime", "9999-12-31T23:59:59-05:00"),
+    ],
+)
+def test_values_on_the_bounds_are_accepted(client: TestClient, field: str, value: Any):
+    assert predicted(client, with_(**{field: value})) >= 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("PULocationID", 0),
+        ("PULocationID", MAX_LOCATION_ID + 1),
+        ("DOLocationID", 0),
+        ("DOLocationID", MAX_LOCATION_ID + 1),
+        ("PULocationID", 74.5),
+        ("PULocationID", "74"),
+        ("PULocationID", True),
+        ("PULocationID", None),
+        ("trip_distance", -0.01),
+        ("trip_distance", MAX_TRIP_DISTANCE_MILES + 0.01),
+        ("trip_distance", "2.1"),
+        ("trip_distance", False),
+        ("trip_distance", [2.1]),
+        ("pickup_datetime", 1705307400),
+        ("pickup_datetime", "1705307400"),
+        ("pickup_datetime", "2024-01-15"),
+        ("pickup_datetime", "2024-01-15T25:00:00"),
+        ("pickup_datetime", "next tuesday"),
+    ],
+)
+def test_values_out_of_bounds_or_of_the_wrong_type_are_422(
+    client: TestClient, field: str, value: Any
+):
+    response = client.post("/predict", json=with_(**{field: value}))
+    assert response.status_code == 422, response.text
+    problems = response.json()["detail"]
+    assert [problem["loc"] for problem in problems] == [["body", field]]
+    assert problems[0]["msg"]
+
+
+def test_missing_and_extra_fields_are_422(client: TestClient):
+    missing = {key: value for key, value in TRIP.items() if key != "trip_distance"}
+    response = client.post("/predict", json=missing)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "trip_distance"]
+
+    response = client.post("/predict", json=with_(fare_amount=12.5))
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["type"] == "extra_forbidden"
+
+    assert client.post("/predict", json=[TRIP]).status_code == 422
+    assert client.post("/predict").status_code == 422
+
+
+def test_malformed_json_is_400(client: TestClient):
+    response = client.post(
+        "/predict", content=b'{"PULocationID": 74,', headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("malformed JSON")
+
+
+def test_an_offset_is_converted_to_new_york_time(client: TestClient):
+    local = predicted(client, with_(pickup_datetime="2024-01-15T08:30:00"))
+    assert predicted(client, with_(pickup_datetime="2024-01-15T13:30:00Z")) == local  # EST
+    assert predicted(client, with_(pickup_datetime="2024-07-15T12:30:00Z")) == predicted(
+        client, with_(pickup_datetime="2024-07-15T08:30:00")  # EDT
+    )
+
+
+def test_batch_keeps_the_order_and_matches_single_predictions(client: TestClient, trained):
+    _, result = trained
+    trips = [with_(PULocationID=zone, trip_distance=zone / 10) for zone in (7, 74, 132, 265)]
+    response = client.post("/predict/batch", json={"trips": trips})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["predicted_duration_minutes"] == [predicted(client, trip) for trip in trips]
+    assert body["model"]["version"] == result.version.version
+    empty = client.post("/predict/batch", json={"trips": []})
+    assert empty.json()["predicted_duration_minutes"] == []
+
+
+def test_batch_over_the_limit_is_refused_with_the_limit(small_client: TestClient):
+    at_limit = small_client.post("/predict/batch", json={"trips": [TRIP] * SMALL_BATCH_LIMIT})
+    assert at_limit.status_code == 200
+    response = small_client.post("/predict/batch", json={"trips": [TRIP] * (SMALL_BATCH_LIMIT + 1)})
+    assert response.status_code == 422
+    assert f"at most {SMALL_BATCH_LIMIT} trips" in response.json()["detail"][0]["msg"]
+    schema = small_client.get("/openapi.json").json()["components"]["schemas"]["BatchRequest"]
+    assert schema["properties"]["trips"]["maxItems"] == SMALL_BATCH_LIMIT
+
+
+def test_a_body_over_the_size_limit_is_413(small_client: TestClient):
+    huge = {"trips": [with_(pickup_datetime="2024-01-15T08:30:00.000000+00:00")] * 2000}
+    response = small_client.post("/predict/batch", json=huge)
+    assert response.status_code == 413
+    assert "send fewer trips" in response.json()["detail"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted while it is read
+        yield b'{"trips": ['
+        for _ in range(2000):
+            yield b'{"PULocationID": 74, "DOLocationID": 42, "trip_distance": 2.1, '
+            yield b'"pickup_datetime": "2024-01-15T08:30:00"},'
+        yield b"]}"
+
+    chunked = small_client.post(
+        "/predict/batch", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert chunked.status_code == 413
+
+
+def test_without_a_model_the_service_is_alive_but_not_ready(untrained_client: TestClient):
+    assert untrained_client.get("/health").status_code == 200
+    for response in (
+        untrained_client.get("/ready"),
+        untrained_client.get("/model"),
+        untrained_client.post("/predict", json=TRIP),
+        untrained_client.post("/predict/batch", json={"trips": [TRIP]}),
+    ):
+        assert response.status_code == 503
+        assert "run `train`" in response.json()["detail"]
+
+
+def test_request_ids_are_returned_and_logged(client: TestClient):
+    lines: list[str] = []
+    sink = logger.add(lines.append, format="{message}", level="INFO")
+    try:
+        given = client.get("/health", headers={"X-Request-ID": "abc-123"})
+        generated = client.post("/predict", json=TRIP)
+        refused = client.get("/health", headers={"X-Request-ID": "bad id\twith spaces"})
+    finally:
+        logger.remove(sink)
+    assert given.headers["X-Request-ID"] == "abc-123"
+    assert len(generated.headers["X-Request-ID"]) == 32
+    assert refused.headers["X-Request-ID"] != "bad id\twith spaces"
+    assert any(line.startswith("GET /health 200") and "abc-123" in line for line in lines)
+    request_id = generated.headers["X-Request-ID"]
+    assert any(line.startswith("POST /predict 200") and request_id in line for line in lines)
+
+
+def test_metrics_count_requests(client: TestClient):
+    client.post("/predict", json=TRIP)
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert 'handler="/predict"' in response.text
+    assert "http_request_duration_seconds" in response.text
+
+
+def test_an_unexpected_error_is_a_generic_500(trained, monkeypatch: pytest.MonkeyPatch):
+    settings, _ = trained
+
+    def broken(*_: object) -> list[float]:
+        raise RuntimeError("model exploded")
+
+    with TestClient(create_app(settings), raise_server_exceptions=False) as failing:
+        # After start-up (which calls the model once), so that the lifespan succeeds.
+        monkeypatch.setattr(LoadedModel, "predict", broken)
+        single = failing.post("/predict", json=TRIP)
+        batch = failing.post("/predict/batch", json={"trips": [TRIP]})
+    for response in (single, batch):
+        assert response.status_code == 500
+        assert response.json() == {"detail": "internal error, see the logs"}
+
+
+def test_openapi_documents_bounds_errors_and_examples(client: TestClient):
+    schema = client.get("/openapi.json").json()
+    trip = schema["components"]["schemas"]["Trip"]["properties"]
+    assert (trip["PULocationID"]["minimum"], trip["PULocationID"]["maximum"]) == (1, 265)
+    assert (trip["DOLocationID"]["minimum"], trip["DOLocationID"]["maximum"]) == (1, 265)
+    assert trip["trip_distance"]["minimum"] == 0
+    assert trip["trip_distance"]["maximum"] == MAX_TRIP_DISTANCE_MILES
+    assert trip["pickup_datetime"]["format"] == "date-time"
+    assert schema["components"]["schemas"]["Trip"]["additionalProperties"] is False
+    assert schema["components"]["schemas"]["Trip"]["examples"]
+    for path in ("/predict", "/predict/batch"):
+        responses = schema["paths"][path]["post"]["responses"]
+        assert {"200", "400", "413", "422", "503"} <= set(responses)
+    assert "503" in schema["paths"]["/ready"]["get"]["responses"]
+    assert "text/plain" in schema["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
+
+
+def sample_rows(count: int) -> pd.DataFrame:
+    """Real, valid rows of the bundled sample, as the batch job reads them."""
+    raw = pd.read_parquet(SAMPLE_DIR / "green_tripdata_2024-01.parquet")
+    valid, _ = split_for_inference(to_trips(raw, INFERENCE_COLUMNS, "sample"))
+    return raw.loc[valid.index[:count]].reset_index(drop=True)
+
+
+def as_request(row: pd.Series) -> dict[str, Any]:
+    return {
+        "PULocationID": int(row["PULocationID"]),
+        "DOLocationID": int(row["DOLocationID"]),
+        "trip_distance": float(row["trip_distance"]),
+        "pickup_datetime": row["lpep_pickup_datetime"].isoformat(),
+    }
+
+
+def test_api_predictions_equal_the_batch_job(client: TestClient, trained, tmp_path: Path):
+    settings, _ = trained
+    rows = sample_rows(200)
+    source, target = tmp_path / "rows.parquet", tmp_path / "scored.parquet"
+    rows.to_parquet(source)
+    model, _ = load_model(settings)
+    summary = predict_file(source, target, model)  # what `cli predict` runs
+    assert summary.predicted == len(rows)
+    expected = pd.read_parquet(target)[PREDICTION].tolist()
+
+    requests = [as_request(row) for _, row in rows.iterrows()]
+    batch = client.post("/predict/batch", json={"trips": requests}).json()
+    assert batch["predicted_duration_minutes"] == expected
+    assert [predicted(client, trip) for trip in requests[:20]] == expected[:20]
+
+
+def test_concurrent_requests_each_get_their_own_prediction(trained):
+    """Concurrent single requests are predicted together; each must still get its own value."""
+    settings, _ = trained
+    trips = [as_request(row) for _, row in sample_rows(64).iterrows()]
+
+    async def scenario() -> tuple[list[float], list[float]]:
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+                singles = await asyncio.gather(*(http.post("/predict", json=t) for t in trips))
+                batch = await http.post("/predict/batch", json={"trips": trips})
+        return (
+            [single.json()["predicted_duration_minutes"] for single in singles],
+            batch.json()["predicted_duration_minutes"],
+        )
+
+    singles, batch = asyncio.run(scenario())
+    assert singles == batch
+    assert len(set(batch)) > 10  # different trips, different answers: nothing was mixed up
