@@ -22,6 +22,7 @@ OPTIONAL_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
     ),
     ("experiment_tracking", "none"): (
         "src/{package}/registry_mlflow.py",
+        "src/{package}/tracking.py",
         "tests/test_registry_mlflow.py",
     ),
     ("hyperparameter_tuning", "none"): ("src/{package}/tune.py", "tests/test_tune.py"),
