@@ -48,7 +48,7 @@ class DataSettings(BaseModel):
 
 
 class TrainingSettings(BaseModel):
-    """The estimator's parameters; ``tune`` writes better ones to ``params_file``."""
+    """The estimator's parameters{% if cookiecutter.hyperparameter_tuning == "optuna" %}; ``tune`` writes better ones to ``params_file``{% else %}, overridden by those in ``params_file`` if it exists{% endif %}."""
 
     model_name: str = "{{ cookiecutter.project_slug }}"
     n_estimators: int = Field(400, ge=1)
