@@ -162,3 +162,37 @@ def test_a_template_change_reaches_the_project_with_cruft_update(cruft_project):
     # The update is an ordinary working-tree change the user reviews and commits.
     changed = git(project, env, "status", "--porcelain").stdout.split("\n")
     assert {line[3:] for line in changed if line} == {"README.md", ".cruft.json"}
+
+
+def test_cruft_link_adopts_a_cookiecutter_project_with_its_answers(tmp_path: Path):
+    """The README's path for projects made with plain cookiecutter: link once, then update."""
+    env = isolated_env(tmp_path)
+    config = write_config(tmp_path / "config.yaml", tmp_path)
+    env["COOKIECUTTER_CONFIG"] = str(config)
+    template = git_copy_of_template(tmp_path / "template", env)
+    answers = {"python_version": "3.12", "ci": "gitlab"}
+    run([tool("cookiecutter"), "--no-input", "--config-file", str(config), "-o",
+         str(tmp_path / "projects"), str(template), *(f"{k}={v}" for k, v in answers.items())],
+        tmp_path, env=env)  # fmt: skip
+    project = tmp_path / "projects" / "trip-duration"
+    git(project, env, "init", "-q", "-b", "main")
+    git(project, env, "add", "-A")
+    git(project, env, "commit", "-q", "-m", "project from plain cookiecutter")
+
+    cruft = tool("cruft")
+    run([cruft, "link", str(template), "--no-input", "--extra-context", json.dumps(answers)],
+        project, env=env)  # fmt: skip
+    recorded = json.loads((project / ".cruft.json").read_text(encoding="utf-8"))
+    assert {key: recorded["context"]["cookiecutter"][key] for key in answers} == answers
+    # Linked with the same answers, the project is exactly what the template makes: --exit-code
+    # would fail on any difference (the output is only the post-gen hook's greeting).
+    assert "diff --git" not in run([cruft, "diff", "--exit-code"], project, env=env).stdout
+    git(project, env, "add", ".cruft.json")
+    git(project, env, "commit", "-q", "-m", "link to the template")
+
+    readme = template / "{{cookiecutter.project_slug}}" / "README.md"
+    readme.write_text(readme.read_text(encoding="utf-8") + f"\n{TEMPLATE_CHANGE}\n", "utf-8")
+    git(template, env, "commit", "-q", "-am", "template v2: a README line")
+    run([cruft, "update", "--skip-apply-ask"], project, env=env)
+    assert TEMPLATE_CHANGE in (project / "README.md").read_text(encoding="utf-8")
+    assert 'requires-python = ">=3.12' in (project / "pyproject.toml").read_text(encoding="utf-8")
