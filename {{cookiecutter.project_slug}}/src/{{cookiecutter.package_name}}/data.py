@@ -11,7 +11,6 @@ from __future__ import annotations
 import shutil
 import tempfile
 import urllib.request
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +20,13 @@ import pyarrow.parquet as pq
 from loguru import logger
 
 from .config import DataSettings
-from .validation import INFERENCE_RULES, TRAINING_RULES, Rule, first_violation
+from .validation import (
+    INFERENCE_RULES,
+    TRAINING_RULES,
+    Rules,
+    counts_by_reason,
+    first_violation,
+)
 
 PICKUP = "pickup_datetime"
 DROPOFF = "dropoff_datetime"
@@ -124,22 +129,28 @@ def read_parquet_checked(path: Path, columns: tuple[str, ...] | None = None) -> 
         raise DataError(f"{path}: file not found")
     try:
         schema = pq.read_schema(path)
-    except (pa.ArrowInvalid, OSError) as error:
+    except (pa.ArrowException, OSError) as error:
         raise DataError(f"{path}: not a readable parquet file ({error})") from error
     names = None if columns is None else list(source_columns(schema.names, columns, path))
     try:
         table = pq.read_table(path, columns=names)
-    except (pa.ArrowInvalid, OSError) as error:
+        if table.num_rows == 0:
+            raise DataError(f"{path}: the file has no rows")
+        return table.to_pandas()
+    except (pa.ArrowException, OSError) as error:
+        # A truncated or corrupt file can pass the footer check and fail inside a column chunk.
         raise DataError(f"{path}: cannot read the parquet data ({error})") from error
-    if table.num_rows == 0:
-        raise DataError(f"{path}: the file has no rows")
-    return table.to_pandas()
 
 
 def to_trips(raw: pd.DataFrame, columns: tuple[str, ...], origin: object) -> pd.DataFrame:
     """The canonical, normalized columns of a raw frame (TLC names or canonical names)."""
     selected = source_columns(list(raw.columns), columns, origin)
-    return normalize(raw[list(selected)].rename(columns=selected))
+    try:
+        return normalize(raw[list(selected)].rename(columns=selected))
+    except (TypeError, ValueError) as error:
+        # Values that do not parse become NA; only a column type that cannot convert at all is here.
+        kinds = ", ".join(f"{name} is {raw[name].dtype}" for name in selected)
+        raise DataError(f"{origin}: columns of unusable types ({kinds}): {error}") from error
 
 
 def read_trips(path: Path, columns: tuple[str, ...] = TRAINING_COLUMNS) -> pd.DataFrame:
@@ -155,22 +166,28 @@ def normalize(frame: pd.DataFrame) -> pd.DataFrame:
             out[column] = pd.to_datetime(out[column], errors="coerce").astype("datetime64[us]")
     for column in ("PULocationID", "DOLocationID"):
         if column in out:
-            out[column] = pd.to_numeric(out[column], errors="coerce").astype("Int64")
+            out[column] = whole_numbers(pd.to_numeric(out[column], errors="coerce"))
     if "trip_distance" in out:
         out["trip_distance"] = pd.to_numeric(out["trip_distance"], errors="coerce").astype(float)
     return out.reset_index(drop=True)
 
 
-def add_duration(frame: pd.DataFrame) -> pd.DataFrame:
+def duration_minutes(frame: pd.DataFrame) -> pd.Series:
     """Duration in minutes, vectorized (no per-row Python)."""
-    out = frame.copy()
-    out[DURATION] = (out[DROPOFF] - out[PICKUP]).dt.total_seconds() / 60.0
-    return out
+    return (frame[DROPOFF] - frame[PICKUP]).dt.total_seconds() / 60.0
 
 
-def split_by_rules(
-    frame: pd.DataFrame, rules: tuple[Rule, ...]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def whole_numbers(values: pd.Series) -> pd.Series:
+    """Nullable integers; a fraction or an absurd size becomes NA instead of failing the file."""
+    whole = (values % 1 == 0) & (values.abs() < 2**31)
+    return values.where(whole.fillna(False).astype(bool)).astype("Int64")
+
+
+def add_duration(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(**{DURATION: duration_minutes(frame)})
+
+
+def split_by_rules(frame: pd.DataFrame, rules: Rules) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Separate valid rows from rows that break a rule; the latter get a ``reason`` column."""
     reasons = first_violation(frame, rules)
     bad = reasons.notna()
@@ -181,12 +198,18 @@ def split_by_rules(
 def clean_for_training(frame: pd.DataFrame, settings: DataSettings, source: str) -> CleanTrips:
     """Quarantine invalid rows, then keep durations inside the modelled range."""
     account = RowAccount(source=source, read=len(frame))
-    valid, quarantined = split_by_rules(frame, TRAINING_RULES)
-    account.quarantined = dict(Counter(quarantined["reason"]))
-    valid = add_duration(valid)
-    in_range = valid[DURATION].between(settings.min_duration_minutes, settings.max_duration_minutes)
-    account.filtered_by_duration = int((~in_range).sum())
-    trips = valid[in_range].reset_index(drop=True)
+    reasons = first_violation(frame, TRAINING_RULES)
+    bad = reasons.notna().to_numpy()
+    quarantined = frame[bad].assign(reason=reasons[bad])
+    account.quarantined = counts_by_reason(quarantined["reason"])
+    # One selection of the kept rows, not one copy per step: months can have millions of rows.
+    duration = duration_minutes(frame)
+    in_range = duration.between(
+        settings.min_duration_minutes, settings.max_duration_minutes
+    ).to_numpy()
+    account.filtered_by_duration = int((~bad & ~in_range).sum())
+    keep = ~bad & in_range
+    trips = frame[keep].assign(**{DURATION: duration[keep]}).reset_index(drop=True)
     account.used = len(trips)
     logger.info(
         "{}: read {} rows, quarantined {} {}, removed {} outside {}..{} min, using {}",
