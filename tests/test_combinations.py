@@ -1,0 +1,438 @@
+"""Fast tier over every combination of the feature options: each bake is clean and self-consistent.
+
+All 96 combinations are baked once (the refused ones must fail in the pre-gen hook and leave
+nothing behind). Every valid bake is checked for leftover Jinja, parseable TOML/YAML, compilable
+Python, imports of its own package that resolve, and no word of an option that is switched off.
+The linters run once over all bakes: ruff finds each bake's own ``pyproject.toml``, and every bake
+of the grid shares one black configuration (asserted), so one black run with that file is enough.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import itertools
+import json
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cache, cached_property
+from pathlib import Path
+
+import pytest
+import yaml
+from cookiecutter.exceptions import FailedHookException
+from cookiecutter.main import cookiecutter
+
+from .baking import TEMPLATE_ROOT, UNRENDERED, run, text_files, tool
+
+TEMPLATE_CHOICES = json.loads((TEMPLATE_ROOT / "cookiecutter.json").read_text(encoding="utf-8"))
+FEATURE_OPTIONS = (
+    "serving",
+    "experiment_tracking",
+    "hyperparameter_tuning",
+    "monitoring",
+    "docker",
+    "ci",
+)
+COMBINATIONS = [
+    dict(zip(FEATURE_OPTIONS, values, strict=True))
+    for values in itertools.product(*(TEMPLATE_CHOICES[name] for name in FEATURE_OPTIONS))
+]
+
+
+def is_refused(answers: dict[str, str]) -> bool:
+    """The one unsupported combination: an image of a service that does not exist."""
+    return answers["docker"] == "yes" and answers["serving"] == "none"
+
+
+VALID = [answers for answers in COMBINATIONS if not is_refused(answers)]
+REFUSED = [answers for answers in COMBINATIONS if is_refused(answers)]
+OTHER_PYTHONS = [v for v in TEMPLATE_CHOICES["python_version"] if v != "3.11"]
+
+
+def name_of(answers: dict[str, str]) -> str:
+    return "-".join(f"{key[:5]}={value}" for key, value in answers.items())
+
+
+def word(text: str) -> str:
+    """``text`` not glued to other letters or digits (underscores, dots and slashes separate)."""
+    return rf"(?<![a-z0-9]){text}(?![a-z0-9])"
+
+
+# (option, value that switches it off) -> patterns (case-insensitive) that must then appear in no
+# file name or text file of the bake. Each pattern must also appear when the option is on, so the
+# table cannot drift into checking words that never existed.
+FORBIDDEN: dict[tuple[str, str], tuple[str, ...]] = {
+    ("serving", "none"): (
+        "fastapi",
+        "uvicorn",
+        "prometheus",
+        word("serve"),
+        r"\.serving\b",
+        "ServingSettings",
+        word("bench"),
+        "benchmarks",
+        "locust",
+        word("httpx"),
+        r"(?<![\w.])/predict\b",
+        r"(?<![\w.])/health\b",
+    ),
+    ("experiment_tracking", "none"): ("mlflow", "tracking_uri"),
+    ("hyperparameter_tuning", "none"): ("optuna", word("tune")),
+    ("monitoring", "none"): ("evidently", word("monitor"), word("drift")),
+    ("docker", "no"): ("docker", "podman"),
+    ("ci", "github"): ("gitlab",),
+    ("ci", "gitlab"): (r"(?<![\w.])\.github\b", "github actions"),
+    ("ci", "none"): ("gitlab", r"(?<![\w.])\.github\b", "github actions"),
+}
+COMPILED = {key: [re.compile(p, re.IGNORECASE) for p in pats] for key, pats in FORBIDDEN.items()}
+
+
+@dataclass
+class Bake:
+    answers: dict[str, str]
+    root: Path
+
+    @property
+    def package(self) -> str:
+        return self.root.name.replace("-", "_")
+
+    @property
+    def source(self) -> Path:
+        return self.root / "src" / self.package
+
+    @cached_property
+    def texts(self) -> dict[str, str]:
+        """Every text file by relative path (read once: several checks scan them)."""
+        return {
+            str(path.relative_to(self.root)): path.read_text(encoding="utf-8")
+            for path in text_files(self.root)
+        }
+
+
+@dataclass(frozen=True)
+class Grid:
+    bakes: dict[str, Bake]
+    by_python: dict[str, Bake]
+
+    def all_bakes(self) -> list[Bake]:
+        return [*self.bakes.values(), *self.by_python.values()]
+
+
+def isolated_config(base: Path) -> Path:
+    """A cookiecutter user config that keeps replay files and clones out of the home folder."""
+    config = base / "cookiecutter-config.yaml"
+    config.write_text(
+        f"cookiecutters_dir: {base / 'cookiecutters'}\nreplay_dir: {base / 'replay'}\n",
+        encoding="utf-8",
+    )
+    return config
+
+
+def bake_into(output_dir: Path, config_file: Path, answers: dict[str, str]) -> Path:
+    output_dir.mkdir(parents=True)
+    return Path(
+        cookiecutter(
+            str(TEMPLATE_ROOT),
+            no_input=True,
+            extra_context=answers,
+            output_dir=str(output_dir),
+            config_file=str(config_file),
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory) -> Grid:
+    """Bake every valid combination once (about 0.2 s each) and each other Python version."""
+    base = tmp_path_factory.mktemp("grid")
+    config = isolated_config(base)
+    bakes = {
+        name_of(answers): Bake(answers, bake_into(base / f"bake{index:02d}", config, answers))
+        for index, answers in enumerate(VALID)
+    }
+    by_python = {
+        version: Bake(
+            {"python_version": version},
+            bake_into(base / f"python{version}", config, {"python_version": version}),
+        )
+        for version in OTHER_PYTHONS
+    }
+    return Grid(bakes, by_python)
+
+
+def test_every_valid_combination_bakes(grid: Grid):
+    assert len(COMBINATIONS) == 96
+    assert len(VALID) == 72
+    assert sorted(grid.bakes) == sorted(map(name_of, VALID))
+    assert all((bake.root / "pyproject.toml").is_file() for bake in grid.bakes.values())
+
+
+@pytest.mark.parametrize("answers", REFUSED, ids=name_of)
+def test_refused_combination_fails_in_pre_gen_and_writes_nothing(
+    tmp_path: Path, capfd, answers: dict[str, str]
+):
+    output_dir = tmp_path / "out"
+    with pytest.raises(FailedHookException):
+        bake_into(output_dir, isolated_config(tmp_path), answers)
+    assert list(output_dir.iterdir()) == []
+    assert "docker='yes' with serving='none' is not supported" in capfd.readouterr().err
+
+
+def check_rendered_parseable_and_compiles(bake: Bake) -> None:
+    texts = bake.texts
+    leftovers = {name: m.group(0) for name, text in texts.items() if (m := UNRENDERED.search(text))}
+    assert not leftovers
+    for name, text in texts.items():
+        if name.endswith(".toml"):
+            tomllib.loads(text)
+        elif name.endswith((".yml", ".yaml")):
+            yaml.safe_load(text)
+        elif name.endswith(".py"):
+            # Like ``python -m compileall``, without writing bytecode into the bake.
+            compile(text, name, "exec", dont_inherit=True)
+
+
+@pytest.mark.parametrize("answers", VALID, ids=name_of)
+def test_bake_is_rendered_parseable_and_compiles(grid: Grid, answers: dict[str, str]):
+    check_rendered_parseable_and_compiles(grid.bakes[name_of(answers)])
+
+
+def forbidden_hits(bake: Bake) -> list[str]:
+    """Every mention of a switched-off option, as 'file: pattern: line'."""
+    hits = []
+    texts = bake.texts
+    every_path = [str(p.relative_to(bake.root)) for p in sorted(bake.root.rglob("*"))]
+    for (option, off_value), patterns in COMPILED.items():
+        if bake.answers.get(option) != off_value:
+            continue
+        for pattern in patterns:
+            hits += [
+                f"path {path}: {pattern.pattern}" for path in every_path if pattern.search(path)
+            ]
+            for name, text in texts.items():
+                hits += [
+                    f"{name}: {pattern.pattern}: {line.strip()}"
+                    for line in text.splitlines()
+                    if pattern.search(line)
+                ]
+    return hits
+
+
+@pytest.mark.parametrize("answers", VALID, ids=name_of)
+def test_no_mention_of_what_is_switched_off(grid: Grid, answers: dict[str, str]):
+    hits = forbidden_hits(grid.bakes[name_of(answers)])
+    assert not hits, "\n".join(hits)
+
+
+@pytest.mark.parametrize(("option", "off_value"), list(FORBIDDEN), ids="=".join)
+def test_each_forbidden_word_exists_when_its_option_is_on(grid: Grid, option, off_value):
+    """Otherwise the table would check for words that no bake ever contains."""
+    on_texts = [
+        "\n".join([*bake.texts, *bake.texts.values()])
+        for bake in grid.bakes.values()
+        if bake.answers[option] != off_value
+    ]
+    never_seen = [
+        pattern.pattern
+        for pattern in COMPILED[option, off_value]
+        if not any(pattern.search(text) for text in on_texts)
+    ]
+    assert not never_seen
+
+
+@cache
+def parse(text: str) -> ast.Module:
+    """Most files are identical across bakes: parse each distinct text once."""
+    return ast.parse(text)
+
+
+# Every module has these without defining them.
+MODULE_ATTRIBUTES = frozenset({"__doc__", "__file__", "__name__", "__package__", "__spec__"})
+
+
+def top_level_names(tree: ast.Module) -> set[str]:
+    """Names a module defines at import time (including under module-level if/try/with)."""
+    names: set[str] = set(MODULE_ATTRIBUTES)
+    pending: list[ast.stmt] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                names |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.If | ast.Try | ast.With):
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                pending += getattr(node, field, [])
+        elif isinstance(node, ast.ExceptHandler):
+            pending += node.body
+    return names
+
+
+class OwnModules:
+    """Resolves dotted references into the bake's own modules against the files that exist.
+
+    The package lives under ``src/``; the tests (a package too) and benchmarks under the root.
+    """
+
+    def __init__(self, bake: Bake):
+        self.roots = (bake.source.parent, bake.root)
+        self._names: dict[Path, set[str]] = {}
+        self.resolved: set[Path] = set()  # every module file some reference resolved to
+
+    def dotted_name(self, directory: Path) -> tuple[str, ...]:
+        root = next(root for root in self.roots if directory.is_relative_to(root))
+        return directory.relative_to(root).parts
+
+    def module_file(self, dotted: str) -> Path | None:
+        for root in self.roots:
+            base = root.joinpath(*dotted.split("."))
+            for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+                if candidate.is_file():
+                    self.resolved.add(candidate)
+                    return candidate
+        return None
+
+    def defines(self, module: Path, name: str) -> bool:
+        submodule = ".".join([*self.dotted_name(module.parent), name])
+        if module.name == "__init__.py" and self.module_file(submodule):
+            return True
+        if module not in self._names:
+            self._names[module] = top_level_names(parse(module.read_text(encoding="utf-8")))
+        return name in self._names[module]
+
+    def problem(self, dotted: str, names: list[str]) -> str | None:
+        """Why ``from dotted import names`` (or ``import dotted`` when names is empty) fails."""
+        module = self.module_file(dotted)
+        if module is None:
+            return f"no module {dotted}"
+        missing = [name for name in names if name != "*" and not self.defines(module, name)]
+        return f"{dotted} does not define {missing}" if missing else None
+
+    def reference_problem(self, reference: str) -> str | None:
+        """A 'pkg.module[.attribute]' or 'pkg.module:attribute' string (entry points, mocks)."""
+        dotted, _, attribute = reference.partition(":")
+        parts = dotted.split(".")
+        for cut in range(len(parts), 0, -1):
+            if self.module_file(".".join(parts[:cut])):
+                rest = parts[cut:] + ([attribute] if attribute else [])
+                return self.problem(".".join(parts[:cut]), rest[:1])
+        return f"no module {dotted}"
+
+
+def own_import_problems(
+    bake: Bake, modules: OwnModules | None = None, files: list[Path] | None = None
+) -> list[str]:
+    """Imports and dotted references of the bake's own modules that do not resolve."""
+    modules = modules or OwnModules(bake)
+    reference = re.compile(rf"{bake.package}(?:\.[a-z_]\w*)+(?::\w+)?")
+    problems = []
+    for path in text_files(bake.root) if files is None else files:
+        relative = path.relative_to(bake.root)
+        text = path.read_text(encoding="utf-8")
+        if path.name == "pyproject.toml":
+            scripts = tomllib.loads(text).get("project", {}).get("scripts", {})
+            found = (modules.reference_problem(target) for target in scripts.values())
+            problems += [f"{relative}: {problem}" for problem in found if problem]
+        if path.suffix != ".py":
+            continue
+        for node in ast.walk(parse(text)):
+            problem = None
+            if isinstance(node, ast.ImportFrom):
+                dotted = node.module or ""
+                if node.level:
+                    here = modules.dotted_name(path.parent)
+                    anchor = here[: len(here) - node.level + 1]
+                    dotted = ".".join([*anchor, *filter(None, [node.module])])
+                if node.level or dotted.split(".")[0] == bake.package:
+                    problem = modules.problem(dotted, [alias.name for alias in node.names])
+            elif isinstance(node, ast.Import):
+                own = [a.name for a in node.names if a.name.split(".")[0] == bake.package]
+                problem = next(filter(None, (modules.problem(name, []) for name in own)), None)
+            elif isinstance(node, ast.Constant) and reference.fullmatch(str(node.value)):
+                problem = modules.reference_problem(node.value)
+            if problem:
+                problems.append(f"{relative}:{node.lineno}: {problem}")
+    return problems
+
+
+@pytest.mark.parametrize("answers", VALID, ids=name_of)
+def test_own_imports_resolve_to_files_that_exist(grid: Grid, answers: dict[str, str]):
+    problems = own_import_problems(grid.bakes[name_of(answers)])
+    assert not problems, "\n".join(problems)
+
+
+def unused_modules(bake: Bake) -> list[str]:
+    """Package modules that no other file of the package imports: left behind by an option."""
+    modules = OwnModules(bake)
+    package_files = sorted(bake.source.rglob("*.py"))
+    own_import_problems(bake, modules, [bake.root / "pyproject.toml", *package_files])
+    return [
+        str(path.relative_to(bake.root))
+        for path in package_files
+        if path.name != "__init__.py" and path not in modules.resolved
+    ]
+
+
+@pytest.mark.parametrize("answers", VALID, ids=name_of)
+def test_every_module_of_the_package_is_used(grid: Grid, answers: dict[str, str]):
+    """A module only a switched-off option imported must go with it (the CLI is the entry point)."""
+    assert not unused_modules(grid.bakes[name_of(answers)])
+
+
+def test_ruff_is_clean_on_every_bake_with_each_bakes_own_config(grid: Grid):
+    bakes = grid.all_bakes()
+    # Ruff resolves the nearest pyproject.toml per file: prove it on the last bake, then lint all.
+    probe = bakes[-1].source / "cli.py"
+    settings = run([tool("ruff"), "check", "--show-settings", str(probe)], bakes[-1].root).stdout
+    assert f'Settings path: "{bakes[-1].root / "pyproject.toml"}"' in settings
+    assert "line_length = 100" in settings
+    run([tool("ruff"), "check", "--no-cache", *(str(b.root) for b in bakes)], TEMPLATE_ROOT)
+
+
+def black_config(bake: Bake) -> dict:
+    return tomllib.loads((bake.root / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+        "black"
+    ]
+
+
+def unique_python_files(bakes: list[Bake]) -> list[str]:
+    """One file per distinct content: black's verdict depends only on content and config."""
+    seen: dict[str, str] = {}
+    for bake in bakes:
+        for path in text_files(bake.root):
+            if path.suffix == ".py":
+                seen.setdefault(hashlib.sha256(path.read_bytes()).hexdigest(), str(path))
+    return sorted(seen.values())
+
+
+def test_black_is_clean_on_every_bake(grid: Grid):
+    grid_bakes = list(grid.bakes.values())
+    shared = black_config(grid_bakes[0])
+    assert all(black_config(bake) == shared for bake in grid_bakes)
+    runs = [(grid_bakes[0], grid_bakes), *((b, [b]) for b in grid.by_python.values())]
+    for config_bake, bakes in runs:
+        files = unique_python_files(bakes)
+        assert files
+        config = str(config_bake.root / "pyproject.toml")
+        # Not --quiet: on failure, black's "would reformat <file>" lines are the message.
+        run([tool("black"), "--check", "--config", config, *files], TEMPLATE_ROOT)
+
+
+@pytest.mark.parametrize("version", OTHER_PYTHONS)
+def test_python_version_sets_requires_python_and_tool_targets(grid: Grid, version: str):
+    bake = grid.by_python[version]
+    pyproject = tomllib.loads((bake.root / "pyproject.toml").read_text(encoding="utf-8"))
+    short = "py" + version.replace(".", "")
+    assert pyproject["project"]["requires-python"].startswith(f">={version}")
+    assert pyproject["tool"]["ruff"]["target-version"] == short
+    assert pyproject["tool"]["black"]["target-version"] == [short]
+    check_rendered_parseable_and_compiles(bake)
+    assert not own_import_problems(bake)
+    assert not unused_modules(bake)
+    assert not forbidden_hits(bake)
