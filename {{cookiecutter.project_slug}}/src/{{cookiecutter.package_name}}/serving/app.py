@@ -81,11 +81,12 @@ class ServiceState:
         return self.predictor
 
 
-def load_predictor(settings: Settings) -> Predictor:
+def load_predictor(settings: Settings, metrics_registry: CollectorRegistry) -> Predictor:
     """The model behind the configured alias, warmed up; LookupError when there is none."""
     alias = settings.serving.model_alias
     model, version = load_model(settings, alias)
-    predictor = Predictor(LoadedModel(model, version, alias), settings.serving.max_batch_size)
+    loaded = LoadedModel(model, version, alias)
+    predictor = Predictor(loaded, settings.serving.max_batch_size, metrics_registry)
     # The first call pays LightGBM's and pandas' one-time set-up; no client should.
     predictor.loaded.predict([Trip.model_validate(EXAMPLE_TRIP)])
     logger.info("serving model {} version {} ({})", version.name, version.version, alias)
@@ -139,11 +140,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     serving = settings.serving
     state = ServiceState()
     batch_request = batch_request_model(serving.max_batch_size)
+    # Each app gets its own metrics registry, so that several apps (tests) can live in one process.
+    metrics_registry = CollectorRegistry()
+    ProcessCollector(registry=metrics_registry)
+    PlatformCollector(registry=metrics_registry)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         try:
-            state.predictor = load_predictor(settings)
+            state.predictor = load_predictor(settings, metrics_registry)
         except LookupError as error:
             state.unavailable_reason = f"{error}, then restart the service"
             logger.warning("serving without a model: {}", error)
@@ -212,11 +217,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         logger.debug("predicted a batch of {} trips", len(values))
         return BatchPrediction(predicted_duration_minutes=values, model=model_ref(predictor.loaded))
 
-    # Each app gets its own registry, so that several apps (tests) can live in one process.
-    registry = CollectorRegistry()
-    ProcessCollector(registry=registry)
-    PlatformCollector(registry=registry)
-    Instrumentator(registry=registry, excluded_handlers=["/metrics"]).instrument(app).expose(
+    Instrumentator(registry=metrics_registry, excluded_handlers=["/metrics"]).instrument(
+        app
+    ).expose(
         app,
         include_in_schema=True,
         tags=["operations"],

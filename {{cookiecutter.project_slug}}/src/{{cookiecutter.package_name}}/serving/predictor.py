@@ -10,12 +10,14 @@ model is busy waits for the next call, never for a timer, and an idle service ad
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from prometheus_client import CollectorRegistry, Histogram
 
 from ..data import INFERENCE_COLUMNS, PICKUP
 from ..model import TripDurationModel
@@ -25,15 +27,13 @@ from .schemas import Trip
 
 def trips_frame(trips: Sequence[Trip]) -> pd.DataFrame:
     """Validated trips as the canonical columns, with the dtypes ``data.normalize`` gives."""
-    frame = pd.DataFrame(
-        {
-            PICKUP: np.array([trip.pickup_datetime for trip in trips], dtype="datetime64[us]"),
-            "PULocationID": np.array([trip.pickup_zone for trip in trips], dtype="int64"),
-            "DOLocationID": np.array([trip.dropoff_zone for trip in trips], dtype="int64"),
-            "trip_distance": np.array([trip.trip_distance for trip in trips], dtype="float64"),
-        }
-    )
-    return frame[list(INFERENCE_COLUMNS)]
+    columns = {
+        PICKUP: np.array([trip.pickup_datetime for trip in trips], dtype="datetime64[us]"),
+        "PULocationID": np.array([trip.pickup_zone for trip in trips], dtype="int64"),
+        "DOLocationID": np.array([trip.dropoff_zone for trip in trips], dtype="int64"),
+        "trip_distance": np.array([trip.trip_distance for trip in trips], dtype="float64"),
+    }
+    return pd.DataFrame({name: columns[name] for name in INFERENCE_COLUMNS}, copy=False)
 
 
 @dataclass(frozen=True)
@@ -55,10 +55,24 @@ class Predictor:
     CPU-bound: a second thread would only compete for the same cores.
     """
 
-    def __init__(self, loaded: LoadedModel, max_gathered: int) -> None:
+    def __init__(
+        self, loaded: LoadedModel, max_gathered: int, registry: CollectorRegistry | None = None
+    ) -> None:
         self.loaded = loaded
         self._max_gathered = max_gathered
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
+        self._trips_per_call = Histogram(
+            "model_trips_per_call",
+            "Trips predicted per model call (single requests are gathered).",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 10_000),
+            registry=registry,
+        )
+        self._call_seconds = Histogram(
+            "model_call_seconds",
+            "Time of one model call: frame, features and estimator.",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=registry,
+        )
         self._waiting: list[tuple[Trip, asyncio.Future[float]]] = []
         self._drainer: asyncio.Task[None] | None = None
 
@@ -73,7 +87,14 @@ class Predictor:
     async def predict_many(self, trips: Sequence[Trip]) -> list[float]:
         """A whole batch in one call, queued behind the calls already running."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.loaded.predict, trips)
+        return await loop.run_in_executor(self._executor, self._timed_predict, trips)
+
+    def _timed_predict(self, trips: Sequence[Trip]) -> list[float]:
+        started = time.perf_counter()
+        values = self.loaded.predict(trips)
+        self._call_seconds.observe(time.perf_counter() - started)
+        self._trips_per_call.observe(len(trips))
+        return values
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
@@ -82,7 +103,7 @@ class Predictor:
             del self._waiting[: self._max_gathered]
             try:
                 values = await loop.run_in_executor(
-                    self._executor, self.loaded.predict, [trip for trip, _ in gathered]
+                    self._executor, self._timed_predict, [trip for trip, _ in gathered]
                 )
             except Exception as error:  # handed to each waiting request, which answers 500
                 for _, future in gathered:

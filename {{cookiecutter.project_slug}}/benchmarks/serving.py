@@ -1,0 +1,292 @@
+"""Load benchmark of the API: /predict against /health in one run, and a 10,000-trip batch.
+
+    make bench                                   # starts `serve` on a free port, stops it after
+    make bench ARGS="--url http://127.0.0.1:8000 --duration 20 --connections 50"
+
+Both endpoints are loaded in turn, by the same tool with the same connections and duration, so the
+ratio of their request rates is the cost of a prediction over the bare cost of a request. wrk is
+used when it is installed (it is much lighter than the server it loads), locust (a dev dependency)
+otherwise. Targets, for one worker at 50 connections: /predict at least 80% of /health's requests
+per second, /predict p99 under 50 ms, a 10,000-trip batch under 100 ms in-process. They are
+reported, not asserted: the figures depend on the machine and on whatever else runs on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pandas as pd
+
+from {{ cookiecutter.package_name }}.config import load_settings
+from {{ cookiecutter.package_name }}.registry import load_model
+from {{ cookiecutter.package_name }}.serving.predictor import LoadedModel
+from {{ cookiecutter.package_name }}.serving.schemas import EXAMPLE_TRIP, batch_request_model
+
+PACKAGE = "{{ cookiecutter.package_name }}"
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "green_tripdata_2024-01.parquet"
+BATCH_TRIPS = 10_000
+TARGET_RATIO = 0.8
+TARGET_P99_MS = 50.0
+TARGET_BATCH_MS = 100.0
+LOCUSTFILE = """
+import os
+from locust import FastHttpUser, constant, task
+
+class Client(FastHttpUser):
+    wait_time = constant(0)
+
+    @task
+    def call(self):
+        body = os.environ["BENCH_BODY"]
+        if body:
+            self.client.post(os.environ["BENCH_PATH"], data=body,
+                             headers={"Content-Type": "application/json"})
+        else:
+            self.client.get(os.environ["BENCH_PATH"])
+"""
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    path: str
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    cpu_ms_per_request: float | None = None
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_ready(url: str, server: subprocess.Popen | None, timeout: float = 180) -> None:
+    """Poll /ready; a 503 means the service runs without a model, which is worth saying."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server is not None and server.poll() is not None:
+            sys.exit(f"the server exited with code {server.returncode} before it was ready")
+        try:
+            with urllib.request.urlopen(f"{url}/ready", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except urllib.error.HTTPError as error:
+            if error.code == 503:
+                sys.exit(f"{url} has no model: {json.load(error)['detail']}")
+        except OSError:
+            pass
+        time.sleep(0.5)
+    sys.exit(f"{url}/ready did not answer within {timeout:.0f} s")
+
+
+def start_server(port: int, workers: int, log_path: Path) -> subprocess.Popen:
+    command = [sys.executable, "-m", f"{PACKAGE}.cli", "serve", "--port", str(port)]
+    command += ["--workers", str(workers)]
+    with log_path.open("w") as log:
+        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+def milliseconds(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run_wrk(url: str, path: str, body: str, seconds: int, connections: int) -> LoadResult:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        if body:
+            script.write(
+                f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\n'
+                'wrk.headers["Content-Type"] = "application/json"\n'
+            )
+    try:
+        threads = min(connections, 2)
+        command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+        command += ["-s", script.name, f"{url}{path}"]
+        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(script.name)
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+(?:us|ms|s))\s*$", output, re.M))
+    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    errors = int(failed.group(1)) if failed else 0
+    errors += sum(int(count) for count in socket_errors.groups()) if socket_errors else 0
+    return LoadResult(
+        path=path,
+        requests_per_second=float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        p50_ms=milliseconds(percentiles["50"]),
+        p99_ms=milliseconds(percentiles["99"]),
+        errors=errors,
+    )
+
+
+def run_locust(url: str, path: str, body: str, seconds: int, connections: int) -> LoadResult:
+    with tempfile.TemporaryDirectory() as folder:
+        locustfile = Path(folder) / "locustfile.py"
+        locustfile.write_text(LOCUSTFILE)
+        command = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless"]
+        command += ["-u", str(connections), "-r", str(connections), "-t", f"{seconds}s"]
+        command += ["--only-summary", "--csv", f"{folder}/run", "--host", url]
+        env = {**os.environ, "BENCH_PATH": path, "BENCH_BODY": body}
+        subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        with open(f"{folder}/run_stats.csv", newline="") as stats:
+            total = next(row for row in csv.DictReader(stats) if row["Name"] == "Aggregated")
+    return LoadResult(
+        path=path,
+        requests_per_second=float(total["Requests/s"]),
+        p50_ms=float(total["50%"]),
+        p99_ms=float(total["99%"]),
+        errors=int(total["Failure Count"]),
+    )
+
+
+def scrape(url: str) -> dict[str, float]:
+    """The service's own metrics that the report uses (one worker's, with several)."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    wanted = r"process_cpu_seconds_total|model_trips_per_call_sum|model_trips_per_call_count"
+    return {name: float(value) for name, value in re.findall(rf"^({wanted}) (\S+)$", text, re.M)}
+
+
+def measure(load, url: str, path: str, body: str, args: argparse.Namespace) -> LoadResult:
+    """One load phase, plus the server's CPU time per request (robust to other load on the host)."""
+    before = scrape(url).get("process_cpu_seconds_total")
+    result = load(url, path, body, args.duration, args.connections)
+    after = scrape(url).get("process_cpu_seconds_total")
+    served = result.requests_per_second * args.duration
+    if before is None or after is None or served == 0:
+        return result
+    return replace(result, cpu_ms_per_request=(after - before) * 1000 / served)
+
+
+def time_batch(trips: int = BATCH_TRIPS, repeats: int = 5) -> tuple[float, float]:
+    """Median milliseconds to validate a JSON batch and to predict it, in this process."""
+    settings = load_settings()
+    model, version = load_model(settings, settings.serving.model_alias)
+    loaded = LoadedModel(model, version, settings.serving.model_alias)
+    raw = pd.read_parquet(SAMPLE).dropna(subset=["PULocationID", "DOLocationID"])
+    raw = raw[(raw["trip_distance"] >= 0) & (raw["trip_distance"] <= 100)]
+    rows = raw.sample(n=trips, replace=True, random_state=0)
+    body = json.dumps(
+        {
+            "trips": [
+                {
+                    "PULocationID": int(row.PULocationID),
+                    "DOLocationID": int(row.DOLocationID),
+                    "trip_distance": float(row.trip_distance),
+                    "pickup_datetime": row.lpep_pickup_datetime.isoformat(),
+                }
+                for row in rows.itertuples()
+            ]
+        }
+    )
+    request_model = batch_request_model(trips)
+    validate, predict = [], []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        batch = request_model.model_validate_json(body)
+        validated = time.perf_counter()
+        loaded.predict(batch.trips)
+        validate.append((validated - started) * 1000)
+        predict.append((time.perf_counter() - validated) * 1000)
+    return statistics.median(validate), statistics.median(predict)
+
+
+def print_report(results: list[LoadResult], args: argparse.Namespace, tool: str) -> None:
+    print(f"\n{tool}, {args.connections} connections, {args.duration} s per endpoint:")
+    header = f"{'endpoint':<12}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>9}"
+    print(f"{header}{'server CPU ms/req':>20}")
+    for result in results:
+        cpu = "n/a" if result.cpu_ms_per_request is None else f"{result.cpu_ms_per_request:.3f}"
+        print(
+            f"{result.path:<12}{result.requests_per_second:>10.0f}{result.p50_ms:>10.1f}"
+            f"{result.p99_ms:>10.1f}{result.errors:>9}{cpu:>20}"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", help="A running service (default: start one on 127.0.0.1).")
+    parser.add_argument("--duration", type=int, default=10, help="Seconds per endpoint.")
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=1, help="When starting the service.")
+    parser.add_argument("--tool", choices=("auto", "wrk", "locust"), default="auto")
+    args = parser.parse_args()
+    tool = args.tool
+    if tool == "auto":
+        tool = "wrk" if shutil.which("wrk") else "locust"
+    elif tool == "wrk" and not shutil.which("wrk"):
+        sys.exit("wrk is not installed (Debian/Ubuntu: apt-get install wrk); try --tool locust")
+    load = run_wrk if tool == "wrk" else run_locust
+
+    server, url = None, args.url
+    log_path = Path(tempfile.gettempdir()) / f"{PACKAGE}-bench-server.log"
+    if url is None:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        print(f"starting the service on {url} ({args.workers} worker(s)), log: {log_path}")
+        server = start_server(port, args.workers, log_path)
+    try:
+        wait_until_ready(url, server)
+        body = json.dumps(EXAMPLE_TRIP)
+        results = []
+        for path, payload in (("/health", ""), ("/predict", body)):
+            load(url, path, payload, 2, args.connections)  # warm-up, not reported
+            results.append(measure(load, url, path, payload, args))
+        model_calls = scrape(url)
+    finally:
+        if server is not None:
+            stop_server(server)
+
+    print_report(results, args, tool)
+    health, predict = results
+    ratio = predict.requests_per_second / health.requests_per_second
+    print(f"\n/predict vs /health req/s: {ratio:.0%} (target >= {TARGET_RATIO:.0%})")
+    print(f"/predict p99: {predict.p99_ms:.1f} ms (target < {TARGET_P99_MS:.0f} ms)")
+    if model_calls.get("model_trips_per_call_count"):
+        gathered = (
+            model_calls["model_trips_per_call_sum"] / model_calls["model_trips_per_call_count"]
+        )
+        print(f"trips per model call (concurrent single requests are gathered): {gathered:.1f}")
+    if health.cpu_ms_per_request and predict.cpu_ms_per_request:
+        cpu_ratio = health.cpu_ms_per_request / predict.cpu_ms_per_request
+        print(f"/predict vs /health by server CPU per request: {cpu_ratio:.0%}")
+    validate_ms, predict_ms = time_batch()
+    total_ms = validate_ms + predict_ms
+    print(
+        f"{BATCH_TRIPS:,}-trip batch in-process: validate {validate_ms:.0f} ms + predict "
+        f"{predict_ms:.0f} ms = {total_ms:.0f} ms (target < {TARGET_BATCH_MS:.0f} ms)"
+    )
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
