@@ -48,6 +48,18 @@ BAD_ANSWERS = [
     ({"description": "back\\slash"}, "description", "must not contain"),
     ({"author_name": "ML {Team}"}, "author_name", "must not contain"),
     ({"docker": "yes", "serving": "none"}, "docker", "not supported"),
+    ({"package_name": "tests"}, "package_name", "shadow a package"),
+    ({"package_name": "async"}, "package_name", "keyword"),
+    ({"project_slug": "trip--duration"}, "project_slug", "single hyphens"),
+    ({"author_email": "ml-team@example.com "}, "author_email", "e-mail"),
+    ({"version": ""}, "version", "PEP 440"),
+]
+# Choices outside the offered list: cookiecutter itself refuses them before any hook runs (the
+# pre-gen hook checks them too, for contexts that bypass that check, such as a replay file).
+BAD_CHOICES = [
+    ({"python_version": "3.10"}, "python_version", "one of 3.11, 3.12, 3.13"),
+    ({"ci": "jenkins"}, "ci", "one of github, gitlab, none"),
+    ({"license": "GPL-3.0"}, "license", "one of MIT, Apache-2.0, BSD-3-Clause, Proprietary"),
 ]
 
 
@@ -87,7 +99,7 @@ def test_good_answers_pass(changes: dict[str, str]):
     assert pre_gen.validate(valid_answers(**changes)) == []
 
 
-@pytest.mark.parametrize(("changes", "field", "rule"), BAD_ANSWERS)
+@pytest.mark.parametrize(("changes", "field", "rule"), BAD_ANSWERS + BAD_CHOICES)
 def test_bad_answers_are_refused_with_the_field_and_rule(changes, field, rule):
     problems = pre_gen.validate(valid_answers(**changes))
     assert len(problems) == 1, problems
@@ -111,6 +123,17 @@ def test_bad_answers_fail_before_anything_is_written(
     assert rule in stderr
 
 
+@pytest.mark.parametrize(("changes", "field", "rule"), BAD_CHOICES)
+def test_bad_choices_fail_before_anything_is_written(cookies, tmp_path, changes, field, rule):
+    result = cookies.bake(extra_context=changes)
+    assert result.exit_code != 0
+    assert not [path for path in (tmp_path / "cookies").rglob("*") if path.is_file()]
+    [value] = changes.values()
+    message = str(result.exception)
+    assert f"{value} provided for choice variable {field}" in message
+    assert all(repr(choice) in message for choice in pre_gen.CHOICES[field])
+
+
 def test_empty_slug_is_refused_without_writing(cookies, tmp_path):
     """cookiecutter itself refuses an empty folder name, before the pre-gen hook can run."""
     result = cookies.bake(extra_context={"project_slug": ""})
@@ -124,4 +147,8 @@ def test_post_gen_table_removes_exactly_what_is_off():
     assert "src/trip_duration/serving" in removed
     assert "Dockerfile" in removed
     assert ".github" in removed
-    assert post_gen.paths_to_remove(valid_answers()) == [".gitlab-ci.yml"]
+    # Everything on (and GitHub CI): only the other CI and what an on-option replaces may go.
+    removed_when_all_on = post_gen.paths_to_remove(valid_answers())
+    assert ".gitlab-ci.yml" in removed_when_all_on
+    on_paths = ("serving", "tune.py", "monitor.py", "registry_mlflow.py", "Dockerfile", ".github")
+    assert not [path for path in removed_when_all_on if path.endswith(on_paths)]
