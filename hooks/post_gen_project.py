@@ -17,9 +17,13 @@ CONTEXT_JSON = r"""{{ cookiecutter | jsonify }}"""
 OPTIONAL_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
     ("serving", "none"): (
         "src/{package}/serving",
+        "src/{package}/prediction_log.py",
         "tests/test_api.py",
+        "tests/test_prediction_log.py",
         "benchmarks",
     ),
+    # With MLflow the file registry would be dead code: MLflow's registry backs the same interface.
+    ("experiment_tracking", "mlflow"): ("src/{package}/registry_files.py",),
     ("experiment_tracking", "none"): (
         "src/{package}/registry_mlflow.py",
         "src/{package}/tracking.py",

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+{% if cookiecutter.experiment_tracking == "mlflow" -%}
+import atexit
+import shutil
+import tempfile
+{% endif -%}
 from pathlib import Path
 
 import pytest
@@ -18,6 +23,24 @@ from {{ cookiecutter.package_name }}.train import TrainingResult, run_training
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = PROJECT_ROOT / "data" / "sample"
+{%- if cookiecutter.experiment_tracking == "mlflow" %}
+# Creating MLflow's tables in a new SQLite file takes seconds; tests copy one store made once.
+EMPTY_STORE = Path(tempfile.mkdtemp(prefix="mlflow-empty-")) / "mlflow.db"
+atexit.register(shutil.rmtree, EMPTY_STORE.parent, ignore_errors=True)
+
+
+def mlflow_store(root: Path) -> str:
+    """The tracking URI of an empty, ready MLflow store of its own, below ``root``."""
+    if not EMPTY_STORE.exists():
+        from mlflow.tracking import MlflowClient  # noqa: PLC0415 - mlflow loads when first needed
+
+        MlflowClient(f"sqlite:///{EMPTY_STORE}").search_experiments()
+    database = root / "mlflow.db"
+    if not database.exists():
+        root.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(EMPTY_STORE, database)
+    return f"sqlite:///{database}"
+{%- endif %}
 
 
 def isolated_settings(root: Path) -> Settings:
@@ -31,7 +54,7 @@ def isolated_settings(root: Path) -> Settings:
         registry=RegistrySettings(
             models_dir=root / "models",
 {%- if cookiecutter.experiment_tracking == "mlflow" %}
-            tracking_uri=f"sqlite:///{root / 'mlflow.db'}",
+            tracking_uri=mlflow_store(root),
 {%- endif %}
         ),
         logging=LoggingSettings(file=None),
@@ -47,7 +70,7 @@ def isolated_environment(root: Path) -> dict[str, str]:
         f"{ENV_PREFIX}TRAINING__PARAMS_FILE": str(root / "best_params.json"),
         f"{ENV_PREFIX}REGISTRY__MODELS_DIR": str(root / "models"),
 {%- if cookiecutter.experiment_tracking == "mlflow" %}
-        f"{ENV_PREFIX}REGISTRY__TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
+        f"{ENV_PREFIX}REGISTRY__TRACKING_URI": mlflow_store(root),
 {%- endif %}
         f"{ENV_PREFIX}LOGGING__FILE": "",
     }

@@ -120,6 +120,35 @@ def predict(
         f"model version {version.version}: {summary.predicted} predicted, "
         f"{summary.rejected} rejected, written to {target}"
     )
+{%- if cookiecutter.hyperparameter_tuning == "optuna" %}
+
+
+@app.command()
+def tune(
+    n_trials: Annotated[int | None, typer.Option(help="Trials (default: from settings).")] = None,
+    train_month: Month = None,
+    val_month: Month = None,
+) -> None:
+    """Search hyperparameters with Optuna; the best go to the params file that `train` reads."""
+    from .tune import run_tuning  # noqa: PLC0415 - optuna loads only for this command
+
+    settings = settings_from(train_month=train_month, val_month=val_month)
+    if n_trials is not None:
+        tuning = settings.tuning.model_copy(update={"n_trials": n_trials})
+        settings = settings.model_copy(update={"tuning": tuning})
+    try:
+        result = run_tuning(settings)
+    except DataError as error:
+        raise fail(error) from error
+    summary = {
+        "best_rmse": result.best_rmse,
+        "completed": result.completed,
+        "pruned": result.pruned,
+        "best_params": result.best_params,
+    }
+    typer.echo(json.dumps(summary, indent=2))
+    typer.echo(f"written to {result.params_file}; `train` uses them from now on")
+{%- endif %}
 {%- if cookiecutter.serving == "fastapi" %}
 
 

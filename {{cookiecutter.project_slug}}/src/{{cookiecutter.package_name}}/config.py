@@ -7,6 +7,9 @@ fail at start with a message that names the setting, instead of deep inside a jo
 
 from __future__ import annotations
 
+{% if cookiecutter.experiment_tracking == "mlflow" -%}
+import os
+{% endif -%}
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -85,11 +88,48 @@ class LoggingSettings(BaseModel):
 class RegistrySettings(BaseModel):
     models_dir: Path = Field(Path("models"), description="Local registry and model artifacts.")
 {%- if cookiecutter.experiment_tracking == "mlflow" %}
+    # MLflow's own variable replaces the embedded default, so a remote server needs no project
+    # setting; an explicit REGISTRY__TRACKING_URI (or a test's settings) is more specific and wins.
     tracking_uri: str = Field(
-        "sqlite:///mlflow.db",
-        description="MLflow tracking URI; MLFLOW_TRACKING_URI, when set, takes precedence.",
+        default_factory=lambda: os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///mlflow.db",
+        description="MLflow tracking URI; default MLFLOW_TRACKING_URI, else sqlite:///mlflow.db.",
     )
     experiment_name: str = "{{ cookiecutter.project_slug }}"
+{%- endif %}
+{%- if cookiecutter.hyperparameter_tuning == "optuna" %}
+
+
+class TuningSettings(BaseModel):
+    """How `tune` searches: trial budget, seed, and the (low, high) range of each parameter."""
+
+    n_trials: int = Field(30, ge=1)
+    timeout_seconds: float | None = Field(
+        None, gt=0, description="Start no trial after this long (results then depend on speed)."
+    )
+    seed: int | None = Field(None, description="Sampler seed; defaults to the global seed.")
+    max_estimators: int = Field(2000, ge=1, description="Most trees; early stopping picks fewer.")
+    early_stopping_rounds: int = Field(50, ge=1)
+    learning_rate: tuple[float, float] = (0.02, 0.3)
+    num_leaves: tuple[int, int] = (16, 512)
+    min_child_samples: tuple[int, int] = (5, 300)
+    subsample: tuple[float, float] = (0.5, 1.0)
+    colsample_bytree: tuple[float, float] = (0.5, 1.0)
+    reg_lambda: tuple[float, float] = (1e-3, 30.0)
+
+    @field_validator(
+        "learning_rate",
+        "num_leaves",
+        "min_child_samples",
+        "subsample",
+        "colsample_bytree",
+        "reg_lambda",
+    )
+    @classmethod
+    def _is_range(cls, value: tuple[float, float]) -> tuple[float, float]:
+        low, high = value
+        if not 0 < low < high:
+            raise ValueError(f"expected a range 0 < low < high, got {list(value)}")
+        return value
 {%- endif %}
 {%- if cookiecutter.serving == "fastapi" %}
 
@@ -117,8 +157,16 @@ class Settings(BaseSettings):
     seed: int = Field(42, description="Seed for every random choice.")
     data: DataSettings = DataSettings()
     training: TrainingSettings = TrainingSettings()
+{%- if cookiecutter.experiment_tracking == "mlflow" %}
+    # A factory, so that MLFLOW_TRACKING_URI is read when settings are loaded, not at import.
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
+{%- else %}
     registry: RegistrySettings = RegistrySettings()
+{%- endif %}
     logging: LoggingSettings = LoggingSettings()
+{%- if cookiecutter.hyperparameter_tuning == "optuna" %}
+    tuning: TuningSettings = TuningSettings()
+{%- endif %}
 {%- if cookiecutter.serving == "fastapi" %}
     serving: ServingSettings = ServingSettings()
 {%- endif %}

@@ -5,9 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+import pandas as pd
+
 from .config import Settings
 from .model import TripDurationModel
+{%- if cookiecutter.experiment_tracking == "none" %}
 from .registry_files import FileRegistry
+{%- endif %}
 from .versions import CHAMPION, ModelVersion
 
 
@@ -20,6 +24,7 @@ class ModelRegistry(Protocol):
         metrics: dict[str, float],
         metadata: dict[str, object],
         attachments: dict[str, Path],
+        input_example: pd.DataFrame | None = None,
     ) -> ModelVersion: ...
 
     def set_alias(self, alias: str, version: int) -> None: ...
@@ -33,7 +38,15 @@ class ModelRegistry(Protocol):
 
 def open_registry(settings: Settings) -> ModelRegistry:
     """The registry this project was generated with, configured from the settings."""
+{%- if cookiecutter.experiment_tracking == "mlflow" %}
+    # Imported here: mlflow takes seconds to import, and commands that never open the registry
+    # (data, --help) should not wait for it.
+    from .registry_mlflow import MlflowRegistry  # noqa: PLC0415
+
+    return MlflowRegistry(settings.registry, settings.training.model_name)
+{%- else %}
     return FileRegistry(settings.registry.models_dir, settings.training.model_name)
+{%- endif %}
 
 
 def load_model(settings: Settings, alias: str = CHAMPION) -> tuple[TripDurationModel, ModelVersion]:

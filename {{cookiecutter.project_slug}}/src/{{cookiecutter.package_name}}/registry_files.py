@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import joblib
+import pandas as pd
 
 from .model import TripDurationModel
 from .versions import ModelVersion
@@ -53,6 +54,7 @@ class FileRegistry:
         metrics: dict[str, float],
         metadata: dict[str, object],
         attachments: dict[str, Path],
+        input_example: pd.DataFrame | None = None,
     ) -> ModelVersion:
         index = self._read_index()
         number = max((entry["version"] for entry in index["versions"]), default=0) + 1
@@ -62,6 +64,11 @@ class FileRegistry:
         (folder / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
         for name, source in attachments.items():
             shutil.copyfile(source, folder / name)
+        if input_example is not None:
+            # A few raw input rows: shows a caller what the model expects.
+            input_example.to_json(
+                folder / "input_example.json", orient="records", date_format="iso", indent=2
+            )
         entry = ModelVersion(
             name=self.name,
             version=number,

@@ -11,10 +11,11 @@ from pathlib import Path
 from loguru import logger
 
 from .config import Settings, TrainingSettings
-from .data import DURATION, CleanTrips, load_month
+from .data import DURATION, INFERENCE_COLUMNS, CleanTrips, load_month
 from .evaluate import regression_metrics
 from .features import FEATURE_NAMES
 from .model import TUNABLE_PARAMS, TripDurationModel
+from .model_card import course_baseline, write_model_card
 from .promotion import PromotionDecision, decide_promotion
 from .provenance import environment, git_commit, sha256_of
 from .registry import ModelRegistry, open_registry
@@ -71,6 +72,7 @@ def run_training(settings: Settings) -> TrainingResult:
     val = load_month(data, data.val_month)
     params = effective_params(settings)
     model, metrics = fit_and_evaluate(train, val, params, settings.seed)
+    metrics.update(course_baseline(train.trips, val.trips))
     logger.info("validation metrics on {}: {}", data.val_month, metrics)
 
     registry = open_registry(settings)
@@ -97,7 +99,16 @@ def run_training(settings: Settings) -> TrainingResult:
         "champion_rmse_before": champion_rmse,
         "promotion": decision.reason,
     }
-    version = registry.register(model, metrics, metadata, attachments={})
+    card = write_model_card(
+        settings.registry.models_dir / "model_card.md", settings, metrics, metadata
+    )
+    version = registry.register(
+        model,
+        metrics,
+        metadata,
+        attachments={"model_card.md": card},
+        input_example=val.trips[list(INFERENCE_COLUMNS)].head(5),
+    )
     registry.set_alias(CHAMPION if decision.promote else CHALLENGER, version.version)
     logger.info("registered version {}: {}", version.version, decision.reason)
     write_metrics(settings.registry.models_dir / "metrics.json", version, metrics, decision)

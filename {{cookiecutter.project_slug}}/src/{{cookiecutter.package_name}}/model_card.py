@@ -1,0 +1,182 @@
+"""The model card of a training run, and the course baseline that its metrics are read against.
+
+The card is rendered from the same facts the registry records for the run (months, input checksums,
+row accounts, parameters, metrics, environment), so card and registry cannot disagree.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from sklearn.linear_model import LinearRegression
+
+from .config import Settings
+from .data import DURATION
+from .evaluate import regression_metrics
+from .features import CATEGORICAL_FEATURES, FEATURE_NAMES
+from .validation import MAX_LOCATION_ID, MAX_TRIP_DISTANCE_MILES, MIN_LOCATION_ID, TRAINING_RULES
+
+BASELINE = "LinearRegression on one-hot PU_DO + trip_distance (the course baseline)"
+BASELINE_PREFIX = "baseline_"
+# Pickup and dropoff zone in one integer: PU * PAIR_BASE + DO is unique because zones are < 1000.
+PAIR_BASE = 1000
+INPUT_SCHEMA = (
+    ("pickup_datetime", "timestamp", "when the trip starts"),
+    ("PULocationID", f"integer {MIN_LOCATION_ID}..{MAX_LOCATION_ID}", "TLC pickup zone"),
+    ("DOLocationID", f"integer {MIN_LOCATION_ID}..{MAX_LOCATION_ID}", "TLC dropoff zone"),
+    ("trip_distance", f"number, 0..{MAX_TRIP_DISTANCE_MILES:g}", "trip distance in miles"),
+)
+LIMITATIONS = (
+    "Trained on one month of one taxi color; demand, traffic and zones change, so the error "
+    "grows on later months. Retrain on recent months; the quality gate keeps a worse model out.",
+    "Only durations inside the modelled range were used for training; very short or very long "
+    "trips are predicted toward that range.",
+    "Inputs are the pickup time, the two zones and the trip distance; weather, traffic incidents, "
+    "events and the route are unknown to the model.",
+    "trip_distance is the recorded distance; where only an estimate is known before the trip, "
+    "the error is larger than the validation metrics show.",
+    "Zone pairs that are rare in the training month are estimated from few trips.",
+    "Not meant for fares, driver pay, or any decision about an individual.",
+)
+
+
+def zone_pairs(trips: pd.DataFrame) -> np.ndarray:
+    pickup = trips["PULocationID"].to_numpy(dtype="int64")
+    return pickup * PAIR_BASE + trips["DOLocationID"].to_numpy(dtype="int64")
+
+
+def baseline_design(trips: pd.DataFrame, categories: pd.Index) -> sparse.csr_matrix:
+    """One column per zone pair seen in training, plus trip_distance, as a sparse matrix.
+
+    This is what the course's ``DictVectorizer`` over ``{"PU_DO": ..., "trip_distance": ...}``
+    builds, without a Python dict per row; an unseen pair is an all-zero row, as there.
+    """
+    codes = categories.get_indexer(zone_pairs(trips))
+    known = codes >= 0
+    rows = np.flatnonzero(known)
+    one_hot = sparse.csr_matrix(
+        (np.ones(len(rows)), (rows, codes[known])), shape=(len(trips), len(categories))
+    )
+    distance = sparse.csr_matrix(trips["trip_distance"].to_numpy(dtype=float).reshape(-1, 1))
+    return sparse.hstack([one_hot, distance], format="csr")
+
+
+def course_baseline(train: pd.DataFrame, val: pd.DataFrame) -> dict[str, float]:
+    """The course's LinearRegression, fitted and scored on the same cleaned rows as the model."""
+    categories = pd.Index(np.unique(zone_pairs(train)))
+    regression = LinearRegression().fit(
+        baseline_design(train, categories), train[DURATION].to_numpy()
+    )
+    predicted = regression.predict(baseline_design(val, categories))
+    metrics = regression_metrics(val[DURATION].to_numpy(), predicted)
+    return {f"{BASELINE_PREFIX}{name}": value for name, value in metrics.items()}
+
+
+def table(header: tuple[str, ...], rows: list[tuple[object, ...]]) -> str:
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+        *("| " + " | ".join(str(cell) for cell in row) + " |" for row in rows),
+    ]
+    return "\n".join(lines)
+
+
+def number(value: object, digits: int = 4) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def cleaning_rows(settings: Settings, rows: dict[str, dict]) -> list[tuple[object, ...]]:
+    """Rows removed by each rule, per data set, in the order the rules are applied."""
+    train, val = rows["train"], rows["validation"]
+    lines: list[tuple[object, ...]] = [("rows read", train["read"], val["read"])]
+    lines += [
+        (
+            f"quarantined: {reason}",
+            train["quarantined"].get(reason, 0),
+            val["quarantined"].get(reason, 0),
+        )
+        for reason in TRAINING_RULES.reasons
+    ]
+    low, high = settings.data.min_duration_minutes, settings.data.max_duration_minutes
+    lines.append(
+        (
+            f"removed: duration outside {low:g}..{high:g} minutes",
+            train["filtered_by_duration"],
+            val["filtered_by_duration"],
+        )
+    )
+    lines.append(("**rows used**", train["used"], val["used"]))
+    return lines
+
+
+def render_model_card(
+    settings: Settings, metrics: dict[str, float], metadata: dict[str, object]
+) -> str:
+    """The card as Markdown; ``metadata`` is what the training job registers with the model."""
+    data = settings.data
+    rows = metadata["rows"]
+    inputs = metadata["inputs"]
+    months = (metadata["train_month"], metadata["val_month"])
+    metric_rows = [
+        (name, number(metrics[name]), number(metrics.get(f"{BASELINE_PREFIX}{name}", "")))
+        for name in ("rmse", "mae", "r2")
+    ]
+    metric_rows.append(("train rmse", number(metrics["train_rmse"]), ""))
+    environment = dict(metadata["environment"])
+    sections = [
+        f"# Model card: {settings.training.model_name}",
+        f"Trained {metadata['trained_at']} on {months[0]}, validated on {months[1]}. "
+        f"Promotion: {metadata.get('promotion', 'not decided')}.",
+        "## Intended use\n\n"
+        f"Estimate how many minutes a NYC {data.taxi_color}-taxi trip will take, when the trip "
+        "starts: for arrival-time estimates and planning, where an error of a few minutes is "
+        "acceptable. Not for individual decisions (see Limitations).",
+        "## Data\n\n"
+        + table(
+            ("role", "month", "source", "sha256"),
+            [
+                (role, month, f"`{inputs[month]['path']}`", f"`{inputs[month]['sha256']}`")
+                for role, month in zip(("train", "validation"), months, strict=True)
+            ],
+        )
+        + f"\n\nPublished by the NYC TLC, for example as `{data.month_url(months[0])}`.",
+        "## Input schema\n\n"
+        + table(("column", "type", "meaning"), list(INPUT_SCHEMA))
+        + "\n\nTarget: `duration_minutes` = dropoff time - pickup time, in minutes.",
+        "## Cleaning\n\nRules apply in order; a row is counted under the first rule it breaks.\n\n"
+        + table(("step", "train", "validation"), cleaning_rows(settings, rows)),
+        "## Features\n\n"
+        + "\n".join(
+            f"- `{name}`" + (" (categorical)" if name in CATEGORICAL_FEATURES else "")
+            for name in FEATURE_NAMES
+        ),
+        "## Model and parameters\n\nLightGBM gradient-boosted trees (`LGBMRegressor`), "
+        "deterministic, single-threaded by default.\n\n"
+        + table(("parameter", "value"), sorted(dict(metadata["params"]).items())),
+        f"## Metrics (validation month {months[1]}, minutes)\n\n"
+        + table(("metric", "model", "baseline"), metric_rows)
+        + f"\n\nBaseline: {BASELINE}, fitted and scored in the same run on the same rows.",
+        "## Training environment\n\n"
+        + table(
+            ("item", "value"),
+            [
+                ("seed", metadata["seed"]),
+                ("threads", settings.training.n_jobs),
+                ("git commit", metadata.get("git_commit") or "none (not a git checkout)"),
+                *sorted(environment.items()),
+            ],
+        ),
+        "## Limitations\n\n" + "\n".join(f"- {text}" for text in LIMITATIONS),
+    ]
+    return "\n\n".join(sections) + "\n"
+
+
+def write_model_card(
+    path: Path, settings: Settings, metrics: dict[str, float], metadata: dict[str, object]
+) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_model_card(settings, metrics, metadata), encoding="utf-8")
+    return path
