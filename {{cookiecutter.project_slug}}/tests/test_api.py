@@ -274,12 +274,32 @@ def test_an_unexpected_error_is_a_generic_500(trained, monkeypatch: pytest.Monke
 
     with TestClient(create_app(settings), raise_server_exceptions=False) as failing:
         # After start-up (which calls the model once), so that the lifespan succeeds.
-        monkeypatch.setattr(LoadedModel, "predict", broken)
+        monkeypatch.setattr(LoadedModel, "predict_frame", broken)
         single = failing.post("/predict", json=TRIP)
         batch = failing.post("/predict/batch", json={"trips": [TRIP]})
     for response in (single, batch):
         assert response.status_code == 500
         assert response.json() == {"detail": "internal error, see the logs"}
+
+
+def test_served_predictions_reach_the_prediction_log(trained, tmp_path: Path):
+    settings, result = trained
+    log_settings = settings.prediction_log.model_copy(
+        update={"enabled": True, "dir": tmp_path / "log", "max_rows": 1_000_000}
+    )
+    with TestClient(
+        create_app(settings.model_copy(update={"prediction_log": log_settings}))
+    ) as app:
+        single = predicted(app, TRIP)
+        batch = app.post("/predict/batch", json={"trips": [TRIP, with_(trip_distance=7.0)]})
+    # Closing the app wrote what was waiting; the start-up warm-up is not a served prediction.
+    logged = pd.concat(pd.read_parquet(path) for path in sorted((tmp_path / "log").iterdir()))
+    assert logged["predicted_duration"].tolist() == [
+        single,
+        *batch.json()["predicted_duration_minutes"],
+    ]
+    assert (logged["model_version"].astype(int) == result.version.version).all()
+    assert logged["PULocationID"].tolist() == [74, 74, 74]
 
 
 def test_openapi_documents_bounds_errors_and_examples(client: TestClient):

@@ -25,6 +25,7 @@ from .. import __doc__ as package_doc
 from .. import __version__
 from ..config import Settings, load_settings
 from ..logs import setup_logging
+from ..prediction_log import open_prediction_log
 from ..registry import load_model
 from .middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from .predictor import LoadedModel, Predictor
@@ -86,7 +87,9 @@ def load_predictor(settings: Settings, metrics_registry: CollectorRegistry) -> P
     alias = settings.serving.model_alias
     model, version = load_model(settings, alias)
     loaded = LoadedModel(model, version, alias)
-    predictor = Predictor(loaded, settings.serving.max_batch_size, metrics_registry)
+    # The warm-up below goes through the model directly, so it never reaches the prediction log.
+    sink = open_prediction_log(settings.prediction_log)
+    predictor = Predictor(loaded, settings.serving.max_batch_size, metrics_registry, sink)
     # The first call pays LightGBM's and pandas' one-time set-up; no client should.
     predictor.loaded.predict([Trip.model_validate(EXAMPLE_TRIP)])
     logger.info("serving model {} version {} ({})", version.name, version.version, alias)

@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry, Histogram
 
 from ..data import INFERENCE_COLUMNS, PICKUP
 from ..model import TripDurationModel
+from ..prediction_log import DisabledPredictionLog, PredictionSink
 from ..versions import ModelVersion
 from .schemas import Trip
 
@@ -45,7 +46,10 @@ class LoadedModel:
     alias: str
 
     def predict(self, trips: Sequence[Trip]) -> list[float]:
-        return self.model.predict(trips_frame(trips)).tolist()
+        return self.predict_frame(trips_frame(trips)).tolist()
+
+    def predict_frame(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.model.predict(frame)
 
 
 class Predictor:
@@ -56,10 +60,15 @@ class Predictor:
     """
 
     def __init__(
-        self, loaded: LoadedModel, max_gathered: int, registry: CollectorRegistry | None = None
+        self,
+        loaded: LoadedModel,
+        max_gathered: int,
+        registry: CollectorRegistry | None = None,
+        sink: PredictionSink | None = None,
     ) -> None:
         self.loaded = loaded
         self._max_gathered = max_gathered
+        self._sink = sink or DisabledPredictionLog()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
         self._trips_per_call = Histogram(
             "model_trips_per_call",
@@ -91,10 +100,12 @@ class Predictor:
 
     def _timed_predict(self, trips: Sequence[Trip]) -> list[float]:
         started = time.perf_counter()
-        values = self.loaded.predict(trips)
+        frame = trips_frame(trips)
+        values = self.loaded.predict_frame(frame)
         self._call_seconds.observe(time.perf_counter() - started)
         self._trips_per_call.observe(len(trips))
-        return values
+        self._sink.record(frame, values, self.loaded.version.version)  # queued, written elsewhere
+        return values.tolist()
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
@@ -115,4 +126,6 @@ class Predictor:
                         future.set_result(value)
 
     def close(self) -> None:
+        """Finish the model calls under way, then write what the prediction log holds."""
         self._executor.shutdown(wait=True, cancel_futures=True)
+        self._sink.close()
