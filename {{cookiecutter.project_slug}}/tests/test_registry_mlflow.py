@@ -14,7 +14,7 @@ from {{ cookiecutter.package_name }}.data import INFERENCE_COLUMNS, load_month
 from {{ cookiecutter.package_name }}.provenance import sha256_of
 from {{ cookiecutter.package_name }}.registry import open_registry
 from {{ cookiecutter.package_name }}.registry_mlflow import MlflowRegistry
-from {{ cookiecutter.package_name }}.tracking import client_for, local_artifact_location
+from {{ cookiecutter.package_name }}.tracking import client_for, flatten, local_artifact_location
 from {{ cookiecutter.package_name }}.train import TrainingResult
 from {{ cookiecutter.package_name }}.versions import CHALLENGER, CHAMPION
 
@@ -32,6 +32,11 @@ def test_mlflow_tracking_uri_replaces_the_embedded_default(
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
     monkeypatch.delenv(f"{ENV_PREFIX}REGISTRY__TRACKING_URI")
     assert load_settings().registry.tracking_uri == "sqlite:///mlflow.db"
+
+
+def test_nested_facts_become_valid_parameter_names():
+    flat = flatten({"rows": {"quarantined": {"time missing, or (bad)": 3}}, "months": ["a", "b"]})
+    assert flat == {"rows.quarantined.time missing_ or _bad_": "3", "months": '["a", "b"]'}
 
 
 def test_artifacts_stay_beside_an_embedded_store(tmp_path: Path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +24,9 @@ ARTIFACTS_FOLDER = "mlartifacts"
 SQLITE_PREFIX = "sqlite:///"
 # MLflow refuses longer parameter values; such values are still in the run's metadata.json.
 MAX_PARAM_LENGTH = 6000
+# Characters MLflow refuses in parameter names (a quarantine reason such as "missing, unparseable"
+# becomes part of a name).
+NOT_IN_NAMES = re.compile(r"[^\w./\- :]")
 # Progress bars for local artifact copies only clutter the jobs' logs; an explicit setting wins.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
@@ -72,7 +76,7 @@ def flatten(values: dict[str, object], prefix: str = "") -> dict[str, str]:
     """Nested facts as dotted parameter names with string values (lists and numbers as JSON)."""
     flat: dict[str, str] = {}
     for key, value in values.items():
-        name = f"{prefix}{key}"
+        name = f"{prefix}{NOT_IN_NAMES.sub('_', str(key))}"
         if isinstance(value, dict):
             flat.update(flatten(value, f"{name}."))
         else:
