@@ -173,6 +173,33 @@ def serve(
         access_log=False,
     )
 {%- endif %}
+{%- if cookiecutter.monitoring == "evidently" %}
+
+
+@app.command()
+def monitor(
+    current: Annotated[
+        str, typer.Option(help="Batch to check: month (YYYY-MM), parquet file or prediction log.")
+    ],
+    reference: Annotated[
+        str | None,
+        typer.Option(help="Batch to compare with (default: the month the model was trained on)."),
+    ] = None,
+    alias: Alias = CHAMPION,
+) -> None:
+    """Data and prediction drift of a batch with Evidently; exit 4 when drift is detected."""
+    # Evidently takes seconds to import: only this command pays for it.
+    from .monitor import DRIFT_EXIT_CODE, run_monitor  # noqa: PLC0415
+
+    settings = settings_from()
+    try:
+        summary = run_monitor(settings, current, reference, alias)
+    except (DataError, LookupError) as error:
+        raise fail(error) from error
+    typer.echo(json.dumps(summary.headline(), indent=2))
+    if summary.drift_detected:
+        raise typer.Exit(code=DRIFT_EXIT_CODE)
+{%- endif %}
 
 
 if __name__ == "__main__":

@@ -140,6 +140,39 @@ class ServingSettings(BaseModel):
     workers: int = Field(1, ge=1)
     max_batch_size: int = Field(10_000, ge=1)
     model_alias: str = "champion"
+
+
+class PredictionLogSettings(BaseModel):
+    """Where the service appends the trips it was asked about and its predictions."""
+
+    enabled: bool = Field(False, description="Append every prediction to files in `dir`.")
+    dir: Path = Field(Path("data/prediction_log"), description="Folder of the log files.")
+    file_format: Literal["parquet", "jsonl"] = "parquet"
+    max_rows: int = Field(1000, ge=1, description="Write a file once this many rows are waiting.")
+    max_seconds: float = Field(30.0, gt=0, description="Write waiting rows at least this often.")
+    max_pending: int = Field(
+        100_000, ge=1, description="Rows allowed to wait; beyond, new rows are dropped and counted."
+    )
+{%- endif %}
+{%- if cookiecutter.monitoring == "evidently" %}
+
+
+class MonitoringSettings(BaseModel):
+    """How `monitor` decides that the current batch drifted from the reference batch."""
+
+    reports_dir: Path = Field(Path("reports"), description="HTML reports and JSON summaries.")
+    drift_share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Share of drifted columns at or above which `monitor` exits with code 4.",
+    )
+    column_method: str | None = Field(
+        None, description="Evidently drift method for every column (default: by type and size)."
+    )
+    column_threshold: float | None = Field(
+        None, gt=0, description="Evidently per-column threshold (default: the method's own)."
+    )
 {%- endif %}
 
 
@@ -169,6 +202,10 @@ class Settings(BaseSettings):
 {%- endif %}
 {%- if cookiecutter.serving == "fastapi" %}
     serving: ServingSettings = ServingSettings()
+    prediction_log: PredictionLogSettings = PredictionLogSettings()
+{%- endif %}
+{%- if cookiecutter.monitoring == "evidently" %}
+    monitoring: MonitoringSettings = MonitoringSettings()
 {%- endif %}
 
 

@@ -142,6 +142,31 @@ def read_parquet_checked(path: Path, columns: tuple[str, ...] | None = None) -> 
         raise DataError(f"{path}: cannot read the parquet data ({error})") from error
 
 
+def read_folder(folder: Path) -> pd.DataFrame:
+    """Every parquet and JSON-lines file of a folder (a prediction log, say), oldest name first.
+
+    Hidden files are skipped: a writer that renames finished files into place keeps its partial
+    files hidden, so a reader never sees half a file.
+    """
+    files = sorted(
+        path
+        for path in folder.iterdir()
+        if path.suffix in {".parquet", ".jsonl"} and not path.name.startswith(".")
+    )
+    if not files:
+        raise DataError(f"{folder}: no .parquet or .jsonl files in this folder")
+    frames = []
+    for path in files:
+        if path.suffix == ".parquet":
+            frames.append(read_parquet_checked(path))
+            continue
+        try:
+            frames.append(pd.read_json(path, lines=True))
+        except ValueError as error:
+            raise DataError(f"{path}: not a readable JSON-lines file ({error})") from error
+    return pd.concat(frames, ignore_index=True)
+
+
 def to_trips(raw: pd.DataFrame, columns: tuple[str, ...], origin: object) -> pd.DataFrame:
     """The canonical, normalized columns of a raw frame (TLC names or canonical names)."""
     selected = source_columns(list(raw.columns), columns, origin)
