@@ -171,6 +171,7 @@ def serve(
         # uvicorn has no SUCCESS level; the app writes its own access log (with request ids).
         log_level={"SUCCESS": "info"}.get(settings.logging.level, settings.logging.level.lower()),
         access_log=False,
+        timeout_worker_healthcheck=settings.serving.worker_healthcheck_timeout,
     )
 {%- endif %}
 {%- if cookiecutter.monitoring == "evidently" %}

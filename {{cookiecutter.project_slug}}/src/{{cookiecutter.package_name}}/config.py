@@ -135,11 +135,19 @@ class TuningSettings(BaseModel):
 
 
 class ServingSettings(BaseModel):
+    """The prediction service (`serve`): where it listens and what it accepts."""
+
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(1, ge=1)
-    max_batch_size: int = Field(10_000, ge=1)
-    model_alias: str = "champion"
+    max_batch_size: int = Field(10_000, ge=1, description="Most trips per /predict/batch call.")
+    model_alias: str = Field("champion", description="Registry alias of the model to serve.")
+    worker_healthcheck_timeout: int = Field(
+        120,
+        ge=1,
+        description="Seconds a worker may take to start (imports, model loading) or to answer "
+        "uvicorn's health check before it is restarted; only used with several workers.",
+    )
 
 
 class PredictionLogSettings(BaseModel):
