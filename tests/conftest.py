@@ -41,3 +41,18 @@ def default_project(default_bake: Path) -> InstalledProject:
 @pytest.fixture(scope="session")
 def minimal_project(minimal_bake: Path) -> InstalledProject:
     return install(minimal_bake, dict(ALL_OFF))
+
+
+# Served, without MLflow: the same registry interface backed by the file registry.
+FILE_REGISTRY = {
+    "experiment_tracking": "none",
+    "hyperparameter_tuning": "none",
+    "monitoring": "none",
+    "docker": "no",
+    "ci": "gitlab",
+}
+
+
+@pytest.fixture(scope="session")
+def file_registry_project(cookies_session) -> InstalledProject:
+    return install(bake_or_fail(cookies_session, FILE_REGISTRY), dict(FILE_REGISTRY))

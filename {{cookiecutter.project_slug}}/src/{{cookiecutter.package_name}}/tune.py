@@ -115,7 +115,8 @@ def best_params(study: optuna.Study) -> dict[str, float | int]:
 
 def log_trial(study: optuna.Study, trial: FrozenTrial) -> None:
     """One line per finished trial, for the console and the log file."""
-    value = "pruned" if trial.value is None else f"RMSE {trial.value:.4f}"
+    # A pruned trial's value is its last intermediate report, not a result: say so.
+    value = f"RMSE {trial.value:.4f}" if trial.state == TrialState.COMPLETE else "stopped early"
     logger.info("trial {} {} {}: {}", trial.number, trial.state.name.lower(), value, trial.params)
 {%- if cookiecutter.experiment_tracking == "mlflow" %}
 
@@ -127,7 +128,7 @@ def log_trial_run(study: optuna.Study, trial: FrozenTrial) -> None:
     with mlflow.start_run(run_name=f"trial-{trial.number}", experiment_id=experiment, nested=True):
         mlflow.log_params({**trial.params, **trial.user_attrs})
         mlflow.set_tag("state", trial.state.name.lower())
-        if trial.value is not None:
+        if trial.state == TrialState.COMPLETE:
             mlflow.log_metric("rmse", trial.value)
         for step, value in trial.intermediate_values.items():
             mlflow.log_metric("rmse_while_fitting", value, step=step)
