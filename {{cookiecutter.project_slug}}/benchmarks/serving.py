@@ -43,6 +43,7 @@ BATCH_TRIPS = 10_000
 TARGET_RATIO = 0.8
 TARGET_P99_MS = 50.0
 TARGET_BATCH_MS = 100.0
+WARM_UP_SECONDS = 5  # locust needs a few seconds to start its users
 LOCUSTFILE = """
 import os
 from locust import FastHttpUser, constant, task
@@ -155,9 +156,14 @@ def run_locust(url: str, path: str, body: str, seconds: int, connections: int) -
         command += ["-u", str(connections), "-r", str(connections), "-t", f"{seconds}s"]
         command += ["--only-summary", "--csv", f"{folder}/run", "--host", url]
         env = {**os.environ, "BENCH_PATH": path, "BENCH_BODY": body}
-        subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-        with open(f"{folder}/run_stats.csv", newline="") as stats:
-            total = next(row for row in csv.DictReader(stats) if row["Name"] == "Aggregated")
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        stats = Path(f"{folder}/run_stats.csv")
+        if not stats.exists():
+            sys.exit(f"locust wrote no statistics:\n{done.stderr[-2000:]}")
+        with stats.open(newline="") as lines:
+            total = next(row for row in csv.DictReader(lines) if row["Name"] == "Aggregated")
+    if int(total["Request Count"]) == 0:
+        sys.exit(f"locust sent no request to {path} in {seconds} s")
     return LoadResult(
         path=path,
         requests_per_second=float(total["Requests/s"]),
@@ -258,7 +264,7 @@ def main() -> int:
         body = json.dumps(EXAMPLE_TRIP)
         results = []
         for path, payload in (("/health", ""), ("/predict", body)):
-            load(url, path, payload, 2, args.connections)  # warm-up, not reported
+            load(url, path, payload, WARM_UP_SECONDS, args.connections)  # not reported
             results.append(measure(load, url, path, payload, args))
         model_calls = scrape(url)
     finally:
@@ -278,6 +284,9 @@ def main() -> int:
     if health.cpu_ms_per_request and predict.cpu_ms_per_request:
         cpu_ratio = health.cpu_ms_per_request / predict.cpu_ms_per_request
         print(f"/predict vs /health by server CPU per request: {cpu_ratio:.0%}")
+    if tool == "locust":
+        print("locust is one Python process and often saturates before the server does: trust the")
+        print("CPU-per-request ratio over the req/s ratio, or install wrk.")
     validate_ms, predict_ms = time_batch()
     total_ms = validate_ms + predict_ms
     print(
