@@ -159,8 +159,12 @@ class MlflowRegistry:
 
     def load(self, version: int) -> TripDurationModel:
         client_for(self.settings)  # the models:/ URI resolves against the process-wide store
-        loaded = mlflow.pyfunc.load_model(f"models:/{self.name}/{version}")
-        return loaded.unwrap_python_model().model
+        # Loaded from a copy: from a local store MLflow would otherwise load in place and write a
+        # registered_model_meta file into the run's artifacts, which fails on a read-only mount
+        # (the service's container) and changes the store on every load.
+        with tempfile.TemporaryDirectory() as scratch:
+            loaded = mlflow.pyfunc.load_model(f"models:/{self.name}/{version}", dst_path=scratch)
+            return loaded.unwrap_python_model().model
 
     def versions(self) -> list[ModelVersion]:
         try:
