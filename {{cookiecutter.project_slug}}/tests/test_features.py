@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pandas.testing as pdt
 
 from {{ cookiecutter.package_name }}.data import INFERENCE_COLUMNS, read_trips
-from {{ cookiecutter.package_name }}.features import FEATURE_NAMES, ZONE_DTYPE, build_features
+from {{ cookiecutter.package_name }}.features import (
+    FEATURE_NAMES,
+    ZONE_DTYPE,
+    build_features,
+    feature_matrix,
+)
 
 from .conftest import SAMPLE_DIR
 
@@ -68,3 +74,25 @@ def test_time_features():
     assert features["pickup_weekday"] == 5
     assert features["is_weekend"] == 1
     assert features["same_zone"] == 1
+
+
+def test_federal_holidays_are_flagged():
+    trips = pd.DataFrame(
+        {
+            "pickup_datetime": pd.to_datetime(["2023-07-04 09:00", "2023-07-05 09:00"]),
+            "PULocationID": [74, 74],
+            "DOLocationID": [42, 42],
+            "trip_distance": [1.0, 1.0],
+        }
+    )
+    assert build_features(trips)["is_holiday"].tolist() == [1, 0]
+
+
+def test_matrix_and_frame_hold_the_same_values():
+    """The model reads the matrix; people and drift reports read the frame."""
+    trips = sample_trips()
+    matrix = feature_matrix(trips)
+    frame = build_features(trips)
+    assert matrix.shape == (len(trips), len(FEATURE_NAMES))
+    for position, name in enumerate(FEATURE_NAMES):
+        assert np.array_equal(matrix[:, position], frame[name].astype(float).to_numpy()), name

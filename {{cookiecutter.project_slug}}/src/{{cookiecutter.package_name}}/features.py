@@ -1,14 +1,19 @@
 """The only definition of the model's inputs, used by training, batch prediction and serving.
 
-``build_features`` takes trip records as they are known when a trip starts (pickup time, the two
-zones and the planned distance) and returns the model's input frame. Nothing here looks at the
-dropoff time or the fare, which are only known after the trip.
+``feature_matrix`` takes trip records as they are known when a trip starts (pickup time, the two
+zones and the planned distance) and returns the model's input matrix; ``build_features`` is the
+same values as a typed frame, for people and reports. Nothing here looks at the dropoff time or the
+fare, which are only known after the trip. The computation is plain numpy, so one request costs
+microseconds, not the milliseconds of a pandas pipeline.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
+from pandas.tseries.holiday import USFederalHolidayCalendar
 
 from .validation import MAX_LOCATION_ID, MIN_LOCATION_ID
 
@@ -24,29 +29,69 @@ FEATURE_NAMES = (
     "pickup_hour",
     "pickup_weekday",
     "is_weekend",
+    "is_holiday",
 )
 CATEGORICAL_FEATURES = ZONE_COLUMNS
+CATEGORICAL_INDICES = tuple(FEATURE_NAMES.index(name) for name in CATEGORICAL_FEATURES)
+INTEGER_FEATURES = ("same_zone", "pickup_weekday", "is_weekend", "is_holiday")
+HOLIDAY_YEARS = (1970, 2200)
+# 1970-01-01, day 0 of datetime64, was a Thursday; with Monday = 0 that is weekday 3.
+EPOCH_WEEKDAY = 3
+
+
+@lru_cache(maxsize=64)
+def federal_holidays(first_year: int, last_year: int) -> np.ndarray:
+    """US federal holidays as days; cached because the service asks for the same years again."""
+    calendar = USFederalHolidayCalendar()
+    holidays = calendar.holidays(start=f"{first_year}-01-01", end=f"{last_year}-12-31")
+    return holidays.to_numpy().astype("datetime64[D]")
+
+
+def is_federal_holiday(days: np.ndarray) -> np.ndarray:
+    if len(days) == 0:
+        return np.zeros(0)
+    # The calendar works in nanosecond timestamps; outside these years no date can match anyway.
+    years = np.clip(days.astype("datetime64[Y]").astype(np.int64) + 1970, *HOLIDAY_YEARS)
+    return np.isin(days, federal_holidays(int(years.min()), int(years.max()))).astype(float)
+
+
+def pickup_times(trips: pd.DataFrame) -> np.ndarray:
+    """Pickup times as datetime64[us], from typed columns or ISO strings alike."""
+    values = trips["pickup_datetime"].to_numpy()
+    if values.dtype.kind != "M":
+        values = pd.to_datetime(trips["pickup_datetime"]).to_numpy()
+    return values.astype("datetime64[us]")
+
+
+def feature_matrix(trips: pd.DataFrame) -> np.ndarray:
+    """Model inputs as a float matrix, one row per trip, columns in ``FEATURE_NAMES`` order."""
+    pickup = pickup_times(trips)
+    days = pickup.astype("datetime64[D]")
+    hour = (pickup - days) / np.timedelta64(1, "h")
+    weekday = (days.astype(np.int64) + EPOCH_WEEKDAY) % 7
+    pickup_zone = trips["PULocationID"].to_numpy(dtype=float)
+    dropoff_zone = trips["DOLocationID"].to_numpy(dtype=float)
+    distance = trips["trip_distance"].to_numpy(dtype=float)
+    return np.column_stack(
+        [
+            pickup_zone,
+            dropoff_zone,
+            distance,
+            np.log1p(distance),
+            (pickup_zone == dropoff_zone).astype(float),
+            hour,
+            weekday.astype(float),
+            (weekday >= 5).astype(float),
+            is_federal_holiday(days),
+        ]
+    )
 
 
 def build_features(trips: pd.DataFrame) -> pd.DataFrame:
-    """Turn validated trip records into model inputs, in ``FEATURE_NAMES`` order."""
-    pickup = pd.to_datetime(trips["pickup_datetime"])
-    distance = trips["trip_distance"].astype(float).to_numpy()
-    pickup_zone = trips["PULocationID"].astype("int64")
-    dropoff_zone = trips["DOLocationID"].astype("int64")
-    features = pd.DataFrame(
-        {
-            "PULocationID": pickup_zone.astype(ZONE_DTYPE).to_numpy(),
-            "DOLocationID": dropoff_zone.astype(ZONE_DTYPE).to_numpy(),
-            "trip_distance": distance,
-            "log_trip_distance": np.log1p(distance),
-            "same_zone": (pickup_zone.to_numpy() == dropoff_zone.to_numpy()).astype("int8"),
-            "pickup_hour": (pickup.dt.hour + pickup.dt.minute / 60.0).to_numpy(),
-            "pickup_weekday": pickup.dt.weekday.to_numpy().astype("int8"),
-            "is_weekend": (pickup.dt.weekday >= 5).to_numpy().astype("int8"),
-        },
-        index=trips.index,
-    )
+    """The values of ``feature_matrix`` as a frame with categorical zones and integer flags."""
+    frame = pd.DataFrame(feature_matrix(trips), columns=list(FEATURE_NAMES), index=trips.index)
     for column in CATEGORICAL_FEATURES:
-        features[column] = features[column].astype(ZONE_DTYPE)
-    return features[list(FEATURE_NAMES)]
+        frame[column] = frame[column].astype("int64").astype(ZONE_DTYPE)
+    for column in INTEGER_FEATURES:
+        frame[column] = frame[column].astype("int8")
+    return frame
