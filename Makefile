@@ -44,5 +44,8 @@ format: install ## Format the template's own code
 	$(VENV)/bin/ruff check --fix hooks tests scripts $(wildcard benchmarks)
 	$(VENV)/bin/black hooks tests scripts $(wildcard benchmarks)
 
+docs: install ## Build the docs site strictly into site/
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
 clean: ## Remove build outputs and caches (keeps .venv and .tools)
 	rm -rf build site .pytest_cache .ruff_cache
