@@ -107,8 +107,10 @@ def service(image: BuiltImage, trained: InstalledProject) -> Iterator[tuple[str,
         yield base, cid
     finally:
         logs = containers.container_logs(cid)
+        stopping = time.monotonic()
         containers.stop_container(cid)
-        print(f"\ncontainer logs (last lines):\n{logs[-2000:]}")
+        print(f"\ncontainer stopped and removed in {time.monotonic() - stopping:.1f} s")
+        print(f"container logs (last lines):\n{logs[-2000:]}")
 
 
 def get_json(url: str, body: dict | None = None) -> tuple[int, dict]:
@@ -134,8 +136,8 @@ def test_image_holds_no_build_tools_sources_or_data(image: BuiltImage):
     """Only the venv came from the build stage: no Poetry, compiler, build folder, data or model."""
     probe = (
         "for tool in poetry gcc cc make curl; do command -v $tool && exit 1; done; "
-        "for path in /src /opt/poetry /app/data /app/models /app/mlflow.db /app/.env; do "
-        "test -e $path && echo $path && exit 1; done; "
+        "for path in /src /dist /tmp/dist /opt/poetry /app/data /app/models /app/mlflow.db "
+        "/app/.env; do test -e $path && echo $path && exit 1; done; "
         "python -c 'import trip_duration.serving.app, lightgbm; print(\"imports ok\")'"
     )
     result = containers.podman(

@@ -147,7 +147,7 @@ def test_dockerfile_shape(bakes: dict[str, Path], name: str):
     assert froms == [f"python:{python}-slim AS build", f"python:{python}-slim AS runtime"]
     runtime = instructions[[i for i, (k, _) in enumerate(instructions) if k == "FROM"][1] :]
     copies_from_build = [rest for keyword, rest in runtime if keyword == "COPY"]
-    assert copies_from_build == ["--from=build /opt/venv /opt/venv"]
+    assert copies_from_build == ["--from=build /opt/venv /opt/venv", "--from=build /dist /tmp/dist"]
     assert not any("poetry" in rest for keyword, rest in runtime if keyword == "RUN")
     users = [rest for keyword, rest in runtime if keyword == "USER"]
     assert users == ["10001:10001"]
