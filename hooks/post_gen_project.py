@@ -75,9 +75,8 @@ def main() -> None:
     root = Path.cwd()
     for relative in paths_to_remove(answers):
         remove(root, relative)
-    print(
-        f"\nCreated {answers['project_name'].strip()!r} in {root}\n\nNext steps:\n{next_steps(answers)}\n"
-    )
+    name = answers["project_name"].strip()
+    print(f"\nCreated {name!r} in {root}\n\nNext steps:\n{next_steps(answers)}\n")
 
 
 if __name__ == "__main__":
