@@ -12,7 +12,7 @@ from .model import TripDurationModel
 {%- if cookiecutter.experiment_tracking == "none" %}
 from .registry_files import FileRegistry
 {%- endif %}
-from .versions import CHAMPION, ModelVersion
+from .versions import CHAMPION, ModelVersion, NoModelError
 
 
 class ModelRegistry(Protocol):
@@ -50,11 +50,11 @@ def open_registry(settings: Settings) -> ModelRegistry:
 
 
 def load_model(settings: Settings, alias: str = CHAMPION) -> tuple[TripDurationModel, ModelVersion]:
-    """The model behind an alias, with its version; raises LookupError when there is none."""
+    """The model behind an alias, with its version; raises NoModelError when there is none."""
     registry = open_registry(settings)
     version = registry.get_version(alias)
     if version is None:
-        raise LookupError(
+        raise NoModelError(
             f"no model has the alias {alias!r} in the registry yet: run `train` first"
         )
     return registry.load(version.version), version

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+
+class NoModelError(LookupError):
+    """No model has the requested alias yet: a normal state before the first training."""
+
+
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 

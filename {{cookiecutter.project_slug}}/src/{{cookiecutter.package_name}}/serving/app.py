@@ -27,6 +27,7 @@ from ..config import Settings, load_settings
 from ..logs import setup_logging
 from ..prediction_log import open_prediction_log
 from ..registry import load_model
+from ..versions import NoModelError
 from .middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from .predictor import LoadedModel, Predictor
 from .schemas import (
@@ -83,7 +84,7 @@ class ServiceState:
 
 
 def load_predictor(settings: Settings, metrics_registry: CollectorRegistry) -> Predictor:
-    """The model behind the configured alias, warmed up; LookupError when there is none."""
+    """The model behind the configured alias, warmed up; NoModelError when there is none."""
     alias = settings.serving.model_alias
     model, version = load_model(settings, alias)
     loaded = LoadedModel(model, version, alias)
@@ -152,7 +153,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         try:
             state.predictor = load_predictor(settings, metrics_registry)
-        except LookupError as error:
+        # Only "no model yet" starts the service without one; a model that cannot be loaded or
+        # does not fit this code is a deployment error and must stop the start.
+        except NoModelError as error:
             state.unavailable_reason = f"{error}, then restart the service"
             logger.warning("serving without a model: {}", error)
         yield
