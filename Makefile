@@ -30,6 +30,9 @@ install: $(VENV)/.installed ## Create .venv with the template's pinned dev tools
 demo: install ## Bake the default project, install it, train on the bundled sample, serve and print a prediction
 	$(VENV)/bin/python -m scripts.demo
 
+bench: install ## Bake the default project; time training at 70k/3M rows, accuracy, serving -> build/bench/results.md
+	$(VENV)/bin/python -m benchmarks.run $(ARGS)
+
 test: install $(NODE_TOOLS) ## The whole test suite: fast and slow tiers (bakes, installs and runs projects)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 

@@ -1,0 +1,1 @@
+"""Benchmarks of the default bake: training speed at scale, accuracy, serving (``make bench``)."""

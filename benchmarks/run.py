@@ -1,0 +1,121 @@
+"""``make bench``: bake the default project, measure training speed, accuracy and serving.
+
+    make bench                              # everything; results in build/bench/results.md
+    .venv/bin/python -m benchmarks.run --only scale accuracy --rebake
+
+The full months are read from ``../shared/data`` (or ``--data``); without them the scale and
+accuracy parts say so and are skipped. Figures depend on the machine and on what else runs on it:
+they are reported, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchmarks import accuracy, serving, training
+from benchmarks.bake import BENCH_DIR, default_project
+from tests.baking import TEMPLATE_ROOT
+
+DEFAULT_DATA = TEMPLATE_ROOT.parent / "shared" / "data"
+PARTS = ("scale", "accuracy", "serving")
+
+
+def machine() -> str:
+    """nproc, CPU model, RAM, Python version and load: what the figures were measured on."""
+    cpu = "unknown CPU"
+    memory = "unknown RAM"
+    try:
+        info = Path("/proc/cpuinfo").read_text(encoding="utf-8")
+        cpu = next(
+            line.split(":", 1)[1].strip() for line in info.splitlines() if "model name" in line
+        )
+        meminfo = Path("/proc/meminfo").read_text(encoding="utf-8").splitlines()
+        kib = int(next(line.split()[1] for line in meminfo if line.startswith("MemTotal")))
+        memory = f"{kib / 1024**2:.1f} GiB RAM"
+    except (OSError, StopIteration, ValueError):
+        pass  # not Linux: the rest of the description still holds
+    return (
+        f"{os.cpu_count()} CPUs ({cpu}), {memory}, Python {platform.python_version()} "
+        f"({platform.system()} {platform.release()}), load average {os.getloadavg()[0]:.1f} "
+        "at the end of the run"
+    )
+
+
+def month(data: Path, name: str) -> Path:
+    return data / f"green_tripdata_{name}.parquet"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="Folder of real months.")
+    parser.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS))
+    parser.add_argument("--rebake", action="store_true", help="Bake and install afresh.")
+    args = parser.parse_args()
+    started = time.monotonic()
+    project = default_project(rebake=args.rebake)
+    python = project.bin / "python"
+    needed = ("2021-01", "2021-02", "2023-01", "2023-02", "2024-01")
+    have_data = all(month(args.data, name).exists() for name in needed)
+    sections = []
+
+    if {"scale", "accuracy"} & set(args.only) and not have_data:
+        message = (
+            f"skipped: the real months ({', '.join(needed)}) are not in {args.data}; "
+            "pass --data FOLDER to measure training speed and accuracy"
+        )
+        print(message, flush=True)
+        sections.append(f"## Training speed at scale and accuracy\n\n{message}")
+
+    if "scale" in args.only and have_data:
+        print("\n==> training speed: course baseline vs the generated pipeline", flush=True)
+        big = training.ensure_month_scale(
+            python, month(args.data, "2023-01"), BENCH_DIR / "green_tripdata_2023-01_3M.parquet"
+        )
+        results = training.measure(
+            python,
+            [
+                (
+                    "70k (2023-01 -> 2023-02)",
+                    month(args.data, "2023-01"),
+                    month(args.data, "2023-02"),
+                ),
+                ("3M (resampled 2023-01 -> 2023-02)", big, month(args.data, "2023-02")),
+            ],
+        )
+        sections.append("## Training speed at scale\n\n" + training.table(results))
+        print(sections[-1], flush=True)
+
+    if "accuracy" in args.only and have_data:
+        print("\n==> accuracy of the default model on full months", flush=True)
+        sections.append(
+            "## Accuracy of the default model\n\n"
+            + accuracy.table(accuracy.measure(python, args.data))
+        )
+        print(sections[-1], flush=True)
+
+    if "serving" in args.only:
+        print("\n==> serving: the bake's own benchmark", flush=True)
+        sections.append("## Serving\n\n" + serving.table(serving.measure(project)))
+        print(sections[-1], flush=True)
+
+    report = "\n\n".join(
+        [
+            "# Benchmark results",
+            f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}; "
+            f"command: `make bench`; {time.monotonic() - started:.0f} s in all.",
+            *sections,
+        ]
+    )
+    (BENCH_DIR / "results.md").write_text(report + "\n", encoding="utf-8")
+    print(f"\n{report}\n\nwritten to {BENCH_DIR / 'results.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Serving: the bake's own load benchmark (``make bench`` there), after training on its sample.
+
+The bake's script starts ``serve`` itself on a free loopback port, loads /health and /predict in
+turn with the same tool and connections, times a 10,000-trip batch in-process, and stops the server.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tests.baking import InstalledProject
+
+SECONDS_PER_ENDPOINT = 10
+ROW = re.compile(r"^(/health|/predict)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)", re.MULTILINE)
+BATCH = re.compile(r"trip batch in-process: .*= (\d+) ms")
+
+
+def measure(project: InstalledProject) -> dict[str, object]:
+    """Train on the bundled sample (so a champion exists), then run the bake's benchmark."""
+    project.cli("train", timeout=900)
+    # The script `make bench` runs there, with the bake's Python (its Makefile needs poetry).
+    output = project.run(
+        str(project.bin / "python"),
+        "benchmarks/serving.py",
+        "--duration",
+        str(SECONDS_PER_ENDPOINT),
+        timeout=900,
+    ).stdout
+    rows = {
+        path: {"req_s": float(rps), "p50_ms": float(p50), "p99_ms": float(p99), "errors": int(err)}
+        for path, rps, p50, p99, err in ROW.findall(output)
+    }
+    batch = BATCH.search(output)
+    if set(rows) != {"/health", "/predict"} or batch is None:
+        raise RuntimeError(f"unexpected output of the bake's serving benchmark:\n{output}")
+    return {"endpoints": rows, "batch_ms": float(batch.group(1)), "output": output}
+
+
+def table(result: dict[str, object]) -> str:
+    rows = result["endpoints"]
+    health, predict = rows["/health"], rows["/predict"]
+    lines = [
+        "| endpoint | req/s | p50 ms | p99 ms | errors |",
+        "|---|---|---|---|---|",
+    ]
+    for path in ("/health", "/predict"):
+        r = rows[path]
+        lines.append(
+            f"| {path} | {r['req_s']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} |"
+        )
+    lines.append("")
+    lines.append(
+        f"/predict req/s = {predict['req_s'] / health['req_s']:.0%} of /health's in the same run; "
+        f"10,000-trip batch (validate + predict, in-process): {result['batch_ms']:.0f} ms."
+    )
+    return "\n".join(lines)
