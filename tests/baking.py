@@ -42,11 +42,14 @@ def tool(name: str) -> str:
     return found
 
 
+# A bake is a project of its own: no venv of ours, and no make flags from an outer `make test`
+# (MAKEFLAGS=w would add "Leaving directory" lines to every output the tests read).
+NOT_INHERITED = {"VIRTUAL_ENV", "PYTHONHOME", "MAKEFLAGS", "MFLAGS", "MAKELEVEL"}
+
+
 def clean_environment(**extra: str) -> dict[str, str]:
     """The environment without the template's venv, so a bake's Poetry makes its own."""
-    env = {
-        key: value for key, value in os.environ.items() if key not in {"VIRTUAL_ENV", "PYTHONHOME"}
-    }
+    env = {key: value for key, value in os.environ.items() if key not in NOT_INHERITED}
     venv_bin = str(Path(sys.executable).parent)
     env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p != venv_bin)
     env["POETRY_VIRTUALENVS_IN_PROJECT"] = "true"
@@ -76,11 +79,23 @@ def run(
     return result
 
 
+# What running a bake writes (the slow tier trains and serves in the same bakes).
+RUNTIME_DIRS = {
+    ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", "models", "mlartifacts", "mlruns",
+    "logs", "reports", "predictions", "quarantine", "prediction_log",
+}  # fmt: skip
+RUNTIME_FILES = {"mlflow.db", ".coverage", "coverage.xml"}
+
+
 def text_files(root: Path) -> list[Path]:
+    """The bake's own text files, without what its runs produced."""
     return [
         path
         for path in sorted(root.rglob("*"))
-        if path.is_file() and path.suffix not in BINARY_SUFFIXES and ".venv" not in path.parts
+        if path.is_file()
+        and path.suffix not in BINARY_SUFFIXES
+        and path.name not in RUNTIME_FILES
+        and not RUNTIME_DIRS.intersection(path.relative_to(root).parts)
     ]
 
 

@@ -26,7 +26,11 @@ def test_own_lint_passes(project: InstalledProject):
 
 def test_own_test_suite_passes(project: InstalledProject):
     result = project.run("make", "test", f"POETRY={tool('poetry')}", timeout=1200)
-    summary = result.stdout.strip().splitlines()[-1]
+    summary = next(
+        line
+        for line in reversed(result.stdout.splitlines())
+        if line.startswith("=") and " in " in line
+    )
     assert " passed" in summary
     assert "failed" not in summary
     assert "error" not in summary

@@ -22,6 +22,7 @@ FEATURES = {
     "log_trip_distance",
     "same_zone",
     "pickup_hour",
+    "is_holiday",
     "pickup_weekday",
     "is_weekend",
 }

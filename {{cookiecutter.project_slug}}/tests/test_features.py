@@ -89,7 +89,7 @@ def test_federal_holidays_are_flagged():
 
 
 def test_matrix_and_frame_hold_the_same_values():
-    """The model reads the matrix; people and drift reports read the frame."""
+    """The model reads the matrix; people and reports read the frame."""
     trips = sample_trips()
     matrix = feature_matrix(trips)
     frame = build_features(trips)

@@ -54,7 +54,7 @@ class TrainingSettings(BaseModel):
     """The estimator's parameters{% if cookiecutter.hyperparameter_tuning == "optuna" %}; ``tune`` writes better ones to ``params_file``{% else %}, overridden by those in ``params_file`` if it exists{% endif %}."""
 
     model_name: str = "{{ cookiecutter.project_slug }}"
-    # Defaults chosen on the validation months 2023-02 and 2021-02 (docs: benchmarks).
+    # Defaults chosen on the validation months 2023-02 and 2021-02 (template docs, accuracy).
     # 200 x 31 trees keep a 10,000-trip batch under 100 ms; 500 x 63 gains ~0.05 min of RMSE.
     n_estimators: int = Field(200, ge=1)
     learning_rate: float = Field(0.1, gt=0, le=1)
