@@ -9,7 +9,7 @@ VENV := .venv
 NODE_TOOLS := tests/node_modules/.package-lock.json
 PYTEST_ARGS ?=
 
-.PHONY: help install demo test test-fast lint format bench docs clean
+.PHONY: help install demo containers test test-fast lint format bench docs clean
 
 help: ## List every task
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -33,7 +33,10 @@ demo: install ## Bake the default project, install it, train on the bundled samp
 bench: install ## Bake the default project; time training at 70k/3M rows, accuracy, serving -> build/bench/results.md
 	$(VENV)/bin/python -m benchmarks.run $(ARGS)
 
-test: install $(NODE_TOOLS) ## The whole test suite: fast and slow tiers (bakes, installs and runs projects)
+containers: ## Podman, runc and a local python:3.11-slim for the container tests (root; seconds once done)
+	.ci/setup-containers.sh > /dev/null
+
+test: install $(NODE_TOOLS) containers ## The whole test suite: fast and slow tiers (bakes, installs, containers)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test-fast: install $(NODE_TOOLS) ## Only the fast tier (no installs)

@@ -4,7 +4,7 @@ The model is trained on the host (``trip-duration train``) and reaches the conta
 as the generated README describes for the default MLflow store: ``mlflow.db`` mounted read-only at
 ``/app/mlflow.db`` (the image's working directory, where the default ``sqlite:///mlflow.db`` points)
 and ``mlartifacts/`` at the absolute path MLflow recorded for it. Podman, its configuration and the
-local ``python:3.11-slim`` stand-in come from ``.ci/setup-containers.sh`` (``.ci/run`` runs it);
+local ``python:3.11-slim`` stand-in come from ``.ci/setup-containers.sh`` (``make test`` runs it);
 without them these tests fail and say so, rather than skip.
 """
 
@@ -58,7 +58,7 @@ def require_podman() -> None:
     if not containers.podman_available():
         pytest.fail(
             'podman is not installed or not configured: run `eval "$(.ci/setup-containers.sh)"` '
-            "as root first (.ci/run does it)"
+            "as root first (make test does it)"
         )
     if not containers.base_image_available():
         pytest.fail(
@@ -141,7 +141,7 @@ def test_image_holds_no_build_tools_sources_or_data(image: BuiltImage):
         "python -c 'import trip_duration.serving.app, lightgbm; print(\"imports ok\")'; "
         # Tuning and monitoring are Poetry groups for jobs, not the service: not in the image.
         "for job in optuna evidently; do "
-        "python -c \"import $job\" 2>/dev/null && echo $job && exit 1; done; true"
+        'python -c "import $job" 2>/dev/null && echo $job && exit 1; done; true'
     )
     result = containers.podman(
         "run", "--rm", "--pull=never", "--entrypoint", "sh", image.tag, "-c", probe, timeout=180
