@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from {{ cookiecutter.package_name }}.cli import app
 from {{ cookiecutter.package_name }}.config import ENV_PREFIX, Settings, TuningSettings
 from {{ cookiecutter.package_name }}.data import DURATION, load_month
-from {{ cookiecutter.package_name }}.features import build_features
+from {{ cookiecutter.package_name }}.features import feature_matrix
 from {{ cookiecutter.package_name }}.model import TUNABLE_PARAMS, build_estimator
 from {{ cookiecutter.package_name }}.train import effective_params, fit_and_evaluate
 from {{ cookiecutter.package_name }}.tune import pruning_callback, run_tuning
@@ -52,7 +52,7 @@ def test_seeded_search_is_reproducible_and_train_reproduces_its_best(settings: S
 
 def test_a_trial_told_to_prune_stops_fitting(settings: Settings):
     trips = load_month(settings.data, settings.data.train_month).trips
-    features, target = build_features(trips), trips[DURATION].to_numpy()
+    features, target = feature_matrix(trips), trips[DURATION].to_numpy()
     # A threshold no RMSE can meet: the pruner stops the trial at its first report.
     study = optuna.create_study(pruner=optuna.pruners.ThresholdPruner(upper=1e-9))
     trial = study.ask()

@@ -27,7 +27,7 @@ from optuna.trial import FrozenTrial, TrialState
 from .config import Settings, TuningSettings
 from .data import DURATION, load_month
 from .evaluate import regression_metrics
-from .features import CATEGORICAL_FEATURES, build_features
+from .features import CATEGORICAL_INDICES, FEATURE_NAMES, feature_matrix
 from .model import build_estimator
 {%- if cookiecutter.experiment_tracking == "mlflow" %}
 from .tracking import start_run
@@ -80,8 +80,10 @@ def make_objective(settings: Settings) -> Callable[[optuna.Trial], float]:
     """The function Optuna minimizes: validation RMSE of the model a trial's parameters give."""
     data, space = settings.data, settings.tuning
     train, val = load_month(data, data.train_month).trips, load_month(data, data.val_month).trips
-    x_train, y_train = build_features(train), train[DURATION].to_numpy()
-    x_val, y_val = build_features(val), val[DURATION].to_numpy()
+    # The same matrix and categorical columns as TripDurationModel.fit, so a trial's model is the
+    # model `train` would ship with those parameters.
+    x_train, y_train = feature_matrix(train), train[DURATION].to_numpy()
+    x_val, y_val = feature_matrix(val), val[DURATION].to_numpy()
 
     def objective(trial: optuna.Trial) -> float:
         chosen = {**suggest(trial, space), "n_estimators": space.max_estimators}
@@ -92,7 +94,8 @@ def make_objective(settings: Settings) -> Callable[[optuna.Trial], float]:
             y_train,
             eval_X=(x_val,),
             eval_y=(y_val,),
-            categorical_feature=list(CATEGORICAL_FEATURES),
+            feature_name=list(FEATURE_NAMES),
+            categorical_feature=list(CATEGORICAL_INDICES),
             callbacks=[
                 lgb.early_stopping(space.early_stopping_rounds, verbose=False),
                 pruning_callback(trial),
@@ -101,7 +104,7 @@ def make_objective(settings: Settings) -> Callable[[optuna.Trial], float]:
         trees = estimator.best_iteration_ or space.max_estimators
         trial.set_user_attr("n_estimators", int(trees))
         # Scored as the shipped model scores: predictions clipped at zero minutes.
-        predicted = np.clip(estimator.predict(x_val, num_iteration=trees), 0.0, None)
+        predicted = np.clip(estimator.booster_.predict(x_val, num_iteration=trees), 0.0, None)
         return regression_metrics(y_val, predicted)["rmse"]
 
     return objective
