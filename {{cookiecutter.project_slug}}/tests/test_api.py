@@ -274,7 +274,7 @@ def test_an_unexpected_error_is_a_generic_500(trained, monkeypatch: pytest.Monke
 
     with TestClient(create_app(settings), raise_server_exceptions=False) as failing:
         # After start-up (which calls the model once), so that the lifespan succeeds.
-        monkeypatch.setattr(LoadedModel, "predict_frame", broken)
+        monkeypatch.setattr(LoadedModel, "predict_columns", broken)
         single = failing.post("/predict", json=TRIP)
         batch = failing.post("/predict/batch", json={"trips": [TRIP]})
     for response in (single, batch):
@@ -352,7 +352,7 @@ def test_api_predictions_equal_the_batch_job(client: TestClient, trained, tmp_pa
 
 
 def test_concurrent_requests_each_get_their_own_prediction(trained):
-    """Concurrent single requests are predicted together; each must still get its own value."""
+    """Many single requests in flight at once: each must still get its own value."""
     settings, _ = trained
     trips = [as_request(row) for _, row in sample_rows(64).iterrows()]
 
@@ -371,3 +371,32 @@ def test_concurrent_requests_each_get_their_own_prediction(trained):
     singles, batch = asyncio.run(scenario())
     assert singles == batch
     assert len(set(batch)) > 10  # different trips, different answers: nothing was mixed up
+
+
+def test_single_trips_wait_for_a_running_batch_off_the_event_loop(trained):
+    """While a batch holds the model, single trips queue on the worker thread, and still answer."""
+    settings, _ = trained
+    trips = [as_request(row) for _, row in sample_rows(16).iterrows()]
+
+    async def scenario() -> tuple[list[float], list[float], bool]:
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            model_lock = app.state.service.predictor._model_lock
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+                model_lock.acquire()  # as a batch on the worker thread would
+                loop = asyncio.get_running_loop()
+                loop.call_later(0.2, model_lock.release)
+                started = loop.time()
+                singles = await asyncio.gather(*(http.post("/predict", json=t) for t in trips))
+                waited = loop.time() - started >= 0.2
+                batch = await http.post("/predict/batch", json={"trips": trips})
+        return (
+            [single.json()["predicted_duration_minutes"] for single in singles],
+            batch.json()["predicted_duration_minutes"],
+            waited,
+        )
+
+    singles, batch, waited = asyncio.run(scenario())
+    assert waited  # they were not answered around the lock
+    assert singles == batch

@@ -7,7 +7,7 @@ fail at start with a message that names the setting, instead of deep inside a jo
 
 from __future__ import annotations
 
-{% if cookiecutter.experiment_tracking == "mlflow" -%}
+{% if cookiecutter.experiment_tracking == "mlflow" or cookiecutter.serving == "fastapi" -%}
 import os
 {% endif -%}
 import re
@@ -136,6 +136,13 @@ class TuningSettings(BaseModel):
 {%- if cookiecutter.serving == "fastapi" %}
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity where the OS tells), not all of the host's."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 class ServingSettings(BaseModel):
     """The prediction service (`serve`): where it listens and what it accepts."""
 
@@ -143,6 +150,12 @@ class ServingSettings(BaseModel):
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(1, ge=1)
     max_batch_size: int = Field(10_000, ge=1, description="Most trips per /predict/batch call.")
+    batch_threads: int = Field(
+        default_factory=usable_cpus,
+        ge=1,
+        description="Threads that predict one large batch (default: the CPUs this process may "
+        "use); with several workers, divide the CPUs between them.",
+    )
     model_alias: str = Field("champion", description="Registry alias of the model to serve.")
     worker_healthcheck_timeout: int = Field(
         120,

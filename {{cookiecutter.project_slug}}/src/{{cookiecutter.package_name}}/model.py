@@ -69,10 +69,14 @@ class TripDurationModel:
         """Predicted durations in minutes for raw trip records (any row count, including 0)."""
         if len(trips) == 0:
             return np.empty(0, dtype=float)
+        return self.predict_features(feature_matrix(trips))
+
+    def predict_features(self, matrix: np.ndarray, num_threads: int | None = None) -> np.ndarray:
+        """Predictions for a ``features.feature_matrix`` (the service builds it from columns)."""
         # The booster directly: the scikit-learn wrapper's input checks cost more than a small
         # request's prediction, and the matrix is already in the trained column order. Without
         # an explicit thread count, OpenMP starts a team of threads for every call.
         predictions = self.estimator.booster_.predict(
-            feature_matrix(trips), num_threads=self.estimator.n_jobs
+            matrix, num_threads=num_threads or self.estimator.n_jobs
         )
         return np.clip(predictions, 0.0, None)

@@ -1,4 +1,4 @@
-"""The model card of a training run, and the course baseline that its metrics are read against.
+"""The model card of a training run, with its metrics beside the course baseline's.
 
 The card is rendered from the same facts the registry records for the run (months, input checksums,
 row accounts, parameters, metrics, environment), so card and registry cannot disagree.
@@ -8,21 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-from scipy import sparse
-from sklearn.linear_model import LinearRegression
-
+from .baseline import BASELINE, BASELINE_PREFIX
 from .config import Settings
-from .data import DURATION
-from .evaluate import regression_metrics
 from .features import CATEGORICAL_FEATURES, FEATURE_NAMES
 from .validation import MAX_LOCATION_ID, MAX_TRIP_DISTANCE_MILES, MIN_LOCATION_ID, TRAINING_RULES
 
-BASELINE = "LinearRegression on one-hot PU_DO + trip_distance (the course baseline)"
-BASELINE_PREFIX = "baseline_"
-# Pickup and dropoff zone in one integer: PU * PAIR_BASE + DO is unique because zones are < 1000.
-PAIR_BASE = 1000
 INPUT_SCHEMA = (
     ("pickup_datetime", "timestamp", "when the trip starts"),
     ("PULocationID", f"integer {MIN_LOCATION_ID}..{MAX_LOCATION_ID}", "TLC pickup zone"),
@@ -41,38 +31,6 @@ LIMITATIONS = (
     "Zone pairs that are rare in the training month are estimated from few trips.",
     "Not meant for fares, driver pay, or any decision about an individual.",
 )
-
-
-def zone_pairs(trips: pd.DataFrame) -> np.ndarray:
-    pickup = trips["PULocationID"].to_numpy(dtype="int64")
-    return pickup * PAIR_BASE + trips["DOLocationID"].to_numpy(dtype="int64")
-
-
-def baseline_design(trips: pd.DataFrame, categories: pd.Index) -> sparse.csr_matrix:
-    """One column per zone pair seen in training, plus trip_distance, as a sparse matrix.
-
-    This is what the course's ``DictVectorizer`` over ``{"PU_DO": ..., "trip_distance": ...}``
-    builds, without a Python dict per row; an unseen pair is an all-zero row, as there.
-    """
-    codes = categories.get_indexer(zone_pairs(trips))
-    known = codes >= 0
-    rows = np.flatnonzero(known)
-    one_hot = sparse.csr_matrix(
-        (np.ones(len(rows)), (rows, codes[known])), shape=(len(trips), len(categories))
-    )
-    distance = sparse.csr_matrix(trips["trip_distance"].to_numpy(dtype=float).reshape(-1, 1))
-    return sparse.hstack([one_hot, distance], format="csr")
-
-
-def course_baseline(train: pd.DataFrame, val: pd.DataFrame) -> dict[str, float]:
-    """The course's LinearRegression, fitted and scored on the same cleaned rows as the model."""
-    categories = pd.Index(np.unique(zone_pairs(train)))
-    regression = LinearRegression().fit(
-        baseline_design(train, categories), train[DURATION].to_numpy()
-    )
-    predicted = regression.predict(baseline_design(val, categories))
-    metrics = regression_metrics(val[DURATION].to_numpy(), predicted)
-    return {f"{BASELINE_PREFIX}{name}": value for name, value in metrics.items()}
 
 
 def table(header: tuple[str, ...], rows: list[tuple[object, ...]]) -> str:

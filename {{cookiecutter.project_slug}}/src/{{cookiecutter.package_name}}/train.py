@@ -10,12 +10,13 @@ from pathlib import Path
 
 from loguru import logger
 
+from .baseline import course_baseline
 from .config import Settings, TrainingSettings
 from .data import DURATION, INFERENCE_COLUMNS, CleanTrips, load_month
 from .evaluate import regression_metrics
 from .features import FEATURE_NAMES
 from .model import TUNABLE_PARAMS, TripDurationModel
-from .model_card import course_baseline, write_model_card
+from .model_card import write_model_card
 from .promotion import PromotionDecision, decide_promotion
 from .provenance import environment, git_commit, sha256_of
 from .registry import ModelRegistry, open_registry
