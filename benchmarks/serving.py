@@ -12,7 +12,7 @@ from tests.baking import InstalledProject
 
 SECONDS_PER_ENDPOINT = 10
 ROW = re.compile(r"^(/health|/predict)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)", re.MULTILINE)
-BATCH = re.compile(r"trip batch in-process: .*= (\d+) ms")
+BATCH = re.compile(r"trip batch in-process: .*?= (\d+) ms")
 
 
 def measure(project: InstalledProject) -> dict[str, object]:

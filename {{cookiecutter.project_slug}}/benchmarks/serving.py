@@ -14,6 +14,7 @@ reported, not asserted: the figures depend on the machine and on whatever else r
 from __future__ import annotations
 
 import argparse
+import asyncio
 import csv
 import json
 import os
@@ -30,11 +31,14 @@ import urllib.request
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import httpx
 import pandas as pd
+from loguru import logger
 
 from {{ cookiecutter.package_name }}.config import load_settings
 from {{ cookiecutter.package_name }}.registry import load_model
-from {{ cookiecutter.package_name }}.serving.predictor import LoadedModel
+from {{ cookiecutter.package_name }}.serving.app import create_app
+from {{ cookiecutter.package_name }}.serving.predictor import LoadedModel, trip_columns
 from {{ cookiecutter.package_name }}.serving.schemas import EXAMPLE_TRIP, batch_request_model
 
 PACKAGE = "{{ cookiecutter.package_name }}"
@@ -192,15 +196,12 @@ def measure(load, url: str, path: str, body: str, args: argparse.Namespace) -> L
     return replace(result, cpu_ms_per_request=(after - before) * 1000 / served)
 
 
-def time_batch(trips: int = BATCH_TRIPS, repeats: int = 5) -> tuple[float, float]:
-    """Median milliseconds to validate a JSON batch and to predict it, in this process."""
-    settings = load_settings()
-    model, version = load_model(settings, settings.serving.model_alias)
-    loaded = LoadedModel(model, version, settings.serving.model_alias)
+def batch_body(trips: int) -> bytes:
+    """A JSON batch of real sample trips (drawn with replacement, seeded)."""
     raw = pd.read_parquet(SAMPLE).dropna(subset=["PULocationID", "DOLocationID"])
     raw = raw[(raw["trip_distance"] >= 0) & (raw["trip_distance"] <= 100)]
     rows = raw.sample(n=trips, replace=True, random_state=0)
-    body = json.dumps(
+    return json.dumps(
         {
             "trips": [
                 {
@@ -212,17 +213,47 @@ def time_batch(trips: int = BATCH_TRIPS, repeats: int = 5) -> tuple[float, float
                 for row in rows.itertuples()
             ]
         }
+    ).encode()
+
+
+def time_batch(trips: int = BATCH_TRIPS, repeats: int = 5) -> tuple[float, float]:
+    """Median milliseconds of a whole POST /predict/batch through the app in this process (body
+    parsing, validation, prediction, response), and of its model call alone."""
+    logger.remove()  # the server's access log lines would bury the report
+    settings = load_settings()
+    settings = settings.model_copy(
+        update={"serving": settings.serving.model_copy(update={"max_batch_size": trips})}
     )
-    request_model = batch_request_model(trips)
-    validate, predict = [], []
+    body = batch_body(trips)
+
+    async def requests() -> list[float]:
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+                seconds = []
+                for _ in range(repeats + 1):  # the first call starts the OpenMP threads
+                    started = time.perf_counter()
+                    response = await client.post(
+                        "/predict/batch",
+                        content=body,
+                        headers={"Content-Type": "application/json"},
+                    )
+                    seconds.append(time.perf_counter() - started)
+                    response.raise_for_status()
+                    assert len(response.json()["predicted_duration_minutes"]) == trips
+        return seconds[1:]
+
+    request_ms = statistics.median(asyncio.run(requests())) * 1000
+    model, version = load_model(settings, settings.serving.model_alias)
+    loaded = LoadedModel(model, version, settings.serving.model_alias)
+    columns = trip_columns(batch_request_model(trips).model_validate_json(body).trips)
+    model_ms = []
     for _ in range(repeats):
         started = time.perf_counter()
-        batch = request_model.model_validate_json(body)
-        validated = time.perf_counter()
-        loaded.predict(batch.trips)
-        validate.append((validated - started) * 1000)
-        predict.append((time.perf_counter() - validated) * 1000)
-    return statistics.median(validate), statistics.median(predict)
+        loaded.predict_columns(columns, settings.serving.batch_threads)
+        model_ms.append((time.perf_counter() - started) * 1000)
+    return request_ms, statistics.median(model_ms)
 
 
 def print_report(results: list[LoadResult], args: argparse.Namespace, tool: str) -> None:
@@ -287,11 +318,12 @@ def main() -> int:
     if tool == "locust":
         print("locust is one Python process and often saturates before the server does: trust the")
         print("CPU-per-request ratio over the req/s ratio, or install wrk.")
-    validate_ms, predict_ms = time_batch()
-    total_ms = validate_ms + predict_ms
+    request_ms, model_ms = time_batch()
     print(
-        f"{BATCH_TRIPS:,}-trip batch in-process: validate {validate_ms:.0f} ms + predict "
-        f"{predict_ms:.0f} ms = {total_ms:.0f} ms (target < {TARGET_BATCH_MS:.0f} ms)"
+        f"{BATCH_TRIPS:,}-trip batch in-process: POST /predict/batch through the app (parse, "
+        f"validate, predict, respond) = {request_ms:.0f} ms (target < {TARGET_BATCH_MS:.0f} ms); "
+        f"the model call alone {model_ms:.0f} ms with {load_settings().serving.batch_threads} "
+        "thread(s)"
     )
     print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     return 0

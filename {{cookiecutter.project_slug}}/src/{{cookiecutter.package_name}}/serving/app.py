@@ -19,9 +19,9 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from loguru import logger
-from pydantic import BaseModel
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 from prometheus_fastapi_instrumentator import Instrumentator
+from pydantic import BaseModel
 
 from .. import __doc__ as package_doc
 from .. import __version__
