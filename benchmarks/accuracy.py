@@ -1,9 +1,10 @@
 """Accuracy of the default model on full real months, beside the course baseline.
 
 The bake's own ``fit_and_evaluate`` trains the default model with its default parameters (the
-same call ``train`` makes); the course baseline is the bake's sparse LinearRegression on the same
-cleaned rows, computed in the same run. 2024-01 is a later month no choice of the defaults looked
-at, so its figure shows how the model generalizes.
+same call ``train`` makes); the course baseline is the bake's exact least-squares solution of
+the course's LinearRegression (``baseline.py``) on the same cleaned rows, computed in the same
+run. 2024-01 is a later month no choice of the defaults looked at, so its figure shows how the
+model generalizes.
 
 The child side (``python benchmarks/accuracy.py run DATA_DIR``) runs under the bake's Python.
 """
@@ -32,9 +33,9 @@ REFERENCE = {
 
 def run_cases(data_dir: str) -> list[dict[str, object]]:
     from loguru import logger
+    from trip_duration.baseline import course_baseline
     from trip_duration.config import Settings
     from trip_duration.data import clean_for_training, read_trips
-    from trip_duration.model_card import course_baseline
     from trip_duration.train import fit_and_evaluate
 
     logger.remove()

@@ -2,8 +2,9 @@
 
 Both fit the same model class (linear least squares on one-hot ``PU_DO`` + ``trip_distance``, with
 an intercept) and score the next month: the course with scikit-learn's iterative sparse solver,
-the project with the exact closed-form solution of its ``baseline`` module. Each implementation runs in its own fresh process of the bake's Python (same
-library versions for both), so its peak RSS is its own; wall times are taken per stage inside it.
+the project with the exact closed-form solution of its ``baseline`` module. Each implementation
+runs in its own fresh process of the bake's Python (same library versions for both), so its peak
+RSS is its own; wall times are taken per stage inside it.
 
 The parent side (``measure``) runs under the template's venv; the child side (``python
 benchmarks/training.py run ...``) and the 3M-row generator (``... make3m``) run under the bake's,
