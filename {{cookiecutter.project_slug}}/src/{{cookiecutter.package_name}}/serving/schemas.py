@@ -185,3 +185,17 @@ class ErrorMessage(BaseModel):
     """Every error that is not a validation error: one message a client can act on."""
 
     detail: str
+
+
+class Problem(BaseModel):
+    """One thing wrong with a request body."""
+
+    loc: list[str | int] = Field(description="Where: `body`, then the field path.")
+    msg: str = Field(description="What is wrong, in words a client can act on.")
+    type: str = Field(description="pydantic's error type, for programs.")
+
+
+class InvalidBody(BaseModel):
+    """The body is JSON but not a valid request: every problem found, not only the first."""
+
+    detail: list[Problem]
