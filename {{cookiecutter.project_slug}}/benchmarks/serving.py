@@ -3,8 +3,9 @@
     make bench                                   # starts `serve` on a free port, stops it after
     make bench ARGS="--url http://127.0.0.1:8000 --duration 20 --connections 50"
 
-Both endpoints are loaded in turn, by the same tool with the same connections and duration, so the
-ratio of their request rates is the cost of a prediction over the bare cost of a request. wrk is
+Both endpoints are loaded in alternating rounds, by the same tool with the same connections and
+duration, so the ratio of their request rates is the cost of a prediction over the bare cost of a
+request, and a change in the machine's other load falls on both alike. wrk is
 used when it is installed (it is much lighter than the server it loads), locust (a dev dependency)
 otherwise. Targets, for one worker at 50 connections: /predict at least 80% of /health's requests
 per second, /predict p99 under 50 ms, a 10,000-trip batch under 100 ms in-process. They are
@@ -130,7 +131,9 @@ def run_wrk(url: str, path: str, body: str, seconds: int, connections: int) -> L
                 'wrk.headers["Content-Type"] = "application/json"\n'
             )
     try:
-        threads = min(connections, 2)
+        # One load thread: it sends far more than one server worker answers, and on a small
+        # machine a second one would take CPU from the server it measures.
+        threads = 1
         command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
         command += ["-s", script.name, f"{url}{path}"]
         output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
@@ -185,15 +188,41 @@ def scrape(url: str) -> dict[str, float]:
     return {name: float(value) for name, value in re.findall(rf"^({wanted}) (\S+)$", text, re.M)}
 
 
-def measure(load, url: str, path: str, body: str, args: argparse.Namespace) -> LoadResult:
+def measure(load, url: str, path: str, body: str, *, seconds: int, connections: int) -> LoadResult:
     """One load phase, plus the server's CPU time per request (robust to other load on the host)."""
     before = scrape(url).get("process_cpu_seconds_total")
-    result = load(url, path, body, args.duration, args.connections)
+    result = load(url, path, body, seconds, connections)
     after = scrape(url).get("process_cpu_seconds_total")
-    served = result.requests_per_second * args.duration
+    served = result.requests_per_second * seconds
     if before is None or after is None or served == 0:
         return result
     return replace(result, cpu_ms_per_request=(after - before) * 1000 / served)
+
+
+def combine(rounds: list[LoadResult]) -> LoadResult:
+    """One endpoint's rounds as one result: mean req/s (equal durations), median p50, worst p99."""
+    cpu = [r.cpu_ms_per_request for r in rounds]
+    return LoadResult(
+        path=rounds[0].path,
+        requests_per_second=statistics.mean(r.requests_per_second for r in rounds),
+        p50_ms=statistics.median(r.p50_ms for r in rounds),
+        p99_ms=max(r.p99_ms for r in rounds),
+        errors=sum(r.errors for r in rounds),
+        cpu_ms_per_request=None if None in cpu else statistics.mean(cpu),
+    )
+
+
+def measure_rounds(load, url: str, body: str, args: argparse.Namespace) -> list[LoadResult]:
+    """/health and /predict in alternating rounds, so that a change in the machine's other load
+    during the run falls on both endpoints alike instead of on whichever ran second."""
+    seconds = max(1, round(args.duration / args.rounds))
+    rounds: dict[str, list[LoadResult]] = {"/health": [], "/predict": []}
+    for _ in range(args.rounds):
+        for path, payload in (("/health", ""), ("/predict", body)):
+            rounds[path].append(
+                measure(load, url, path, payload, seconds=seconds, connections=args.connections)
+            )
+    return [combine(results) for results in rounds.values()]
 
 
 def batch_body(trips: int) -> bytes:
@@ -257,7 +286,10 @@ def time_batch(trips: int = BATCH_TRIPS, repeats: int = 5) -> tuple[float, float
 
 
 def print_report(results: list[LoadResult], args: argparse.Namespace, tool: str) -> None:
-    print(f"\n{tool}, {args.connections} connections, {args.duration} s per endpoint:")
+    print(
+        f"\n{tool}, {args.connections} connections, {args.duration} s per endpoint in "
+        f"{args.rounds} alternating rounds (req/s: mean; p50: median; p99: worst round):"
+    )
     header = f"{'endpoint':<12}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>9}"
     print(f"{header}{'server CPU ms/req':>20}")
     for result in results:
@@ -271,7 +303,10 @@ def print_report(results: list[LoadResult], args: argparse.Namespace, tool: str)
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="A running service (default: start one on 127.0.0.1).")
-    parser.add_argument("--duration", type=int, default=10, help="Seconds per endpoint.")
+    parser.add_argument("--duration", type=int, default=15, help="Seconds per endpoint.")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="Alternating rounds the duration is split into."
+    )
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--workers", type=int, default=1, help="When starting the service.")
     parser.add_argument("--tool", choices=("auto", "wrk", "locust"), default="auto")
@@ -293,10 +328,9 @@ def main() -> int:
     try:
         wait_until_ready(url, server)
         body = json.dumps(EXAMPLE_TRIP)
-        results = []
         for path, payload in (("/health", ""), ("/predict", body)):
             load(url, path, payload, WARM_UP_SECONDS, args.connections)  # not reported
-            results.append(measure(load, url, path, payload, args))
+        results = measure_rounds(load, url, body, args)
         model_calls = scrape(url)
     finally:
         if server is not None:
