@@ -13,7 +13,7 @@ import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, cast
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -47,7 +47,6 @@ from .schemas import (
     batch_request_model,
 )
 
-BodyT = TypeVar("BodyT", bound=BaseModel)
 COMPONENTS = "#/components/schemas/"
 # Generous for JSON trips (about 120 bytes each), small enough to refuse a runaway upload early.
 BYTES_PER_TRIP = 512
@@ -106,7 +105,7 @@ def is_json(content_type: str | None) -> bool:
     )
 
 
-async def read_body(request: Request, model: type[BodyT]) -> BodyT:
+async def read_body(request: Request, model: type[BaseModel]) -> BaseModel:
     """The request body as ``model``, parsed and validated in one pass (pydantic's JSON mode).
 
     FastAPI's own body handling (Content-Type parsing, ``json.loads``, then validation of the
@@ -242,7 +241,7 @@ def add_prediction_endpoints(
     )
     async def predict(request: Request) -> Response:
         """Predicted duration of one trip, in minutes, and the model version that predicted it."""
-        trip = await read_body(request, Trip)
+        trip = cast(Trip, await read_body(request, Trip))
         predictor = state.require_predictor()
         value = await predictor.predict_one(trip)
         prediction = Prediction(predicted_duration_minutes=value, model=model_ref(predictor.loaded))
