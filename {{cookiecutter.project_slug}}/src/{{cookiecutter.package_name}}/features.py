@@ -9,6 +9,7 @@ microseconds, not the milliseconds of a pandas pipeline.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 
 import numpy as np
@@ -17,6 +18,8 @@ from pandas.tseries.holiday import USFederalHolidayCalendar
 
 from .validation import MAX_LOCATION_ID, MIN_LOCATION_ID
 
+# Trip records: a frame, or its columns as arrays under the same names.
+Trips = pd.DataFrame | Mapping[str, np.ndarray]
 ZONE_COLUMNS = ("PULocationID", "DOLocationID")
 # Fixed categories, so that one record at serving time is encoded exactly as at training time.
 ZONE_DTYPE = pd.CategoricalDtype(categories=range(MIN_LOCATION_ID, MAX_LOCATION_ID + 1))
@@ -59,35 +62,24 @@ def is_federal_holiday(days: np.ndarray) -> np.ndarray:
     return (holidays[position] == days).astype(float)
 
 
-def pickup_times(trips: pd.DataFrame) -> np.ndarray:
+def pickup_times(trips: Trips) -> np.ndarray:
     """Pickup times as datetime64[us], from typed columns or ISO strings alike."""
-    values = trips["pickup_datetime"].to_numpy()
+    values = np.asarray(trips["pickup_datetime"])
     if values.dtype.kind != "M":
-        values = pd.to_datetime(trips["pickup_datetime"]).to_numpy()
+        values = np.asarray(pd.to_datetime(trips["pickup_datetime"]))
     return values.astype("datetime64[us]")
 
 
-def feature_matrix(trips: pd.DataFrame) -> np.ndarray:
-    """Model inputs as a float matrix, one row per trip, columns in ``FEATURE_NAMES`` order."""
-    return features_from_columns(
-        pickup_times(trips),
-        trips["PULocationID"].to_numpy(dtype=float),
-        trips["DOLocationID"].to_numpy(dtype=float),
-        trips["trip_distance"].to_numpy(dtype=float),
-    )
+def feature_matrix(trips: Trips) -> np.ndarray:
+    """Model inputs as a float matrix, one row per trip, columns in ``FEATURE_NAMES`` order.
 
-
-def features_from_columns(
-    pickup: np.ndarray,
-    pickup_zone: np.ndarray,
-    dropoff_zone: np.ndarray,
-    distance: np.ndarray,
-) -> np.ndarray:
-    """``feature_matrix`` from the four input columns as arrays (pickup as datetime64).
-
-    The service calls this directly: building a DataFrame for one request would cost more than
-    computing its features.
+    ``trips`` is a frame, or a mapping of the same column names to arrays: the service builds
+    one of those per request, because a DataFrame would cost more than computing the features.
     """
+    pickup = pickup_times(trips)
+    pickup_zone = np.asarray(trips["PULocationID"], dtype=float)
+    dropoff_zone = np.asarray(trips["DOLocationID"], dtype=float)
+    distance = np.asarray(trips["trip_distance"], dtype=float)
     days = pickup.astype("datetime64[D]")
     weekday = (days.astype(np.int64) + EPOCH_WEEKDAY) % 7
     columns = {

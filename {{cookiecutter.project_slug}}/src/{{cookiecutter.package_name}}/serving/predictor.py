@@ -1,9 +1,9 @@
 """The loaded model, and the one path from validated trips to predictions.
 
-Requests become the four input columns that ``features.feature_matrix`` reads from a batch file,
-then go through ``features.features_from_columns`` and ``TripDurationModel.predict_features``, the
-calls ``TripDurationModel.predict`` makes, so the API and the batch job cannot disagree (a test
-compares them on sample rows).
+Requests become the four input columns that batch prediction reads from a file, as arrays, and go
+through ``features.feature_matrix`` and ``TripDurationModel.predict_features``, the calls
+``TripDurationModel.predict`` makes, so the API and the batch job cannot disagree (a test compares
+them on sample rows).
 
 Single trips are predicted on the event loop, gathered: the trips of all requests that arrive
 together go through one model call, scheduled right after those requests are parsed (never after a
@@ -30,7 +30,7 @@ import pandas as pd
 from prometheus_client import CollectorRegistry, Histogram
 
 from ..data import INFERENCE_COLUMNS, PICKUP
-from ..features import features_from_columns
+from ..features import feature_matrix
 from ..model import TripDurationModel
 from ..prediction_log import DisabledPredictionLog, PredictionSink
 from ..versions import ModelVersion
@@ -94,13 +94,7 @@ class LoadedModel:
     def predict_columns(
         self, columns: dict[str, np.ndarray], num_threads: int | None = None
     ) -> np.ndarray:
-        matrix = features_from_columns(
-            columns[PICKUP],
-            columns["PULocationID"].astype(float),
-            columns["DOLocationID"].astype(float),
-            columns["trip_distance"],
-        )
-        return self.model.predict_features(matrix, num_threads)
+        return self.model.predict_features(feature_matrix(columns), num_threads)
 
 
 class Predictor:
