@@ -12,7 +12,6 @@ The child side (``python benchmarks/accuracy.py run DATA_DIR``) runs under the b
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -71,15 +70,9 @@ def run_cases(data_dir: str) -> list[dict[str, object]]:
 
 
 def measure(python: Path, data_dir: Path) -> list[dict[str, object]]:
-    completed = subprocess.run(
-        [str(python), __file__, "run", str(data_dir)],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"accuracy run failed:\n{completed.stderr[-3000:]}")
+    from tests.baking import run  # parent side only: the template's venv has the harness
+
+    completed = run([str(python), __file__, "run", str(data_dir)], Path.cwd(), timeout=1800)
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 

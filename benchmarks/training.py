@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -191,18 +190,10 @@ def make_month_scale(source: str, target: str, rows: int = MILLION_ROWS, seed: i
 # ---------------------------------------------------------------------------------------------
 def child(python: Path, *args: str, timeout: float = 1800) -> dict[str, object]:
     """Run this file as a fresh process of the bake's Python; its last stdout line is JSON."""
+    from tests.baking import run  # parent side only: the template's venv has the harness
+
     started = time.perf_counter()
-    completed = subprocess.run(
-        [str(python), __file__, *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(
-            f"{args} failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}"
-        )
+    completed = run([str(python), __file__, *args], Path.cwd(), timeout=timeout)
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     result["process_s"] = time.perf_counter() - started
     return result
