@@ -122,6 +122,20 @@ class InstalledProject:
     def cli(self, *args: str, timeout: float = 600, **env: str) -> subprocess.CompletedProcess[str]:
         return self.run(str(self.bin / self.root.name), *args, timeout=timeout, **env)
 
+    def attempt(
+        self, *args: str, timeout: float = 600, **env: str
+    ) -> subprocess.CompletedProcess[str]:
+        """The project's CLI for a test that checks the exit code itself: a failure is returned."""
+        return subprocess.run(
+            [str(self.bin / self.root.name), *args],
+            cwd=self.root,
+            env=clean_environment(**env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
 
 def install(root: Path, answers: dict[str, str]) -> InstalledProject:
     """Lock and install a bake with the template's pinned Poetry (once per bake)."""

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from .baking import InstalledProject, clean_environment, tool
+from .baking import InstalledProject, tool
 
 pytestmark = pytest.mark.slow
 
@@ -45,16 +45,8 @@ class Workspace:
         self.prefix = prefix
 
     def cli(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        """The project's CLI; unlike ``InstalledProject.cli``, a failure is returned, not raised."""
-        return subprocess.run(
-            [str(self.project.bin / self.project.root.name), *args],
-            cwd=self.project.root,
-            env=clean_environment(**{**self.env, **env}),
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
+        """The project's CLI in this workspace; a failure is returned, not raised."""
+        return self.project.attempt(*args, **{**self.env, **env})
 
 
 @pytest.fixture(scope="module")
@@ -131,16 +123,7 @@ def test_the_threshold_is_a_setting(workspace: Workspace, shifted_batch: Path):
 
 
 def test_make_monitor_runs_on_the_sample(workspace: Workspace):
-    result = subprocess.run(
-        ["make", "monitor", f"POETRY={tool('poetry')}"],
-        cwd=workspace.project.root,
-        env=clean_environment(**workspace.env),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = workspace.project.run("make", "monitor", f"POETRY={tool('poetry')}", **workspace.env)
     headline = json.loads(result.stdout[result.stdout.index("{") :])
     assert headline["json_summary"].endswith(
         "drift_green_tripdata_2023-01_vs_green_tripdata_2024-01.json"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .baking import InstalledProject, clean_environment
+from .baking import InstalledProject
 
 pytestmark = pytest.mark.slow
 
@@ -73,15 +73,7 @@ def isolated(project: InstalledProject, root: Path) -> dict[str, str]:
 
 def cli(project: InstalledProject, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     """A CLI command whose exit code the test checks itself (retrain exits 3 when not promoted)."""
-    return subprocess.run(
-        [str(project.bin / project.root.name), *args],
-        cwd=project.root,
-        env=clean_environment(**env),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    return project.attempt(*args, **env)
 
 
 def succeed(result: subprocess.CompletedProcess) -> str:
