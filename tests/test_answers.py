@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
-from .baking import TEMPLATE_ROOT
-
-
-def load_hook(name: str):
-    spec = importlib.util.spec_from_file_location(name, TEMPLATE_ROOT / "hooks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-pre_gen = load_hook("pre_gen_project")
-post_gen = load_hook("post_gen_project")
+from .options import TEMPLATE_CHOICES, post_gen, pre_gen
 
 # (answers, the field the refusal must name, a fragment of the rule)
 BAD_ANSWERS = [
@@ -76,6 +63,11 @@ def valid_answers(**changes: str) -> dict[str, str]:
     }
     answers.update(changes)
     return answers
+
+
+def test_hook_choices_are_the_choices_cookiecutter_offers():
+    """The pre-gen hook re-checks choices (for replays); its table must be cookiecutter.json's."""
+    assert {field: list(choices) for field, choices in pre_gen.CHOICES.items()} == TEMPLATE_CHOICES
 
 
 def test_default_answers_are_valid():
