@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 {% endif -%}
 import re
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -248,9 +247,3 @@ def load_settings(**overrides: object) -> Settings:
             for issue in error.errors()
         )
         raise SettingsError(f"invalid settings: {problems}") from error
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """The process-wide settings (read once)."""
-    return load_settings()

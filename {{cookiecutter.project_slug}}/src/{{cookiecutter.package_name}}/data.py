@@ -208,10 +208,6 @@ def whole_numbers(values: pd.Series) -> pd.Series:
     return values.where(whole.fillna(False).astype(bool)).astype("Int64")
 
 
-def add_duration(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.assign(**{DURATION: duration_minutes(frame)})
-
-
 def split_by_rules(frame: pd.DataFrame, rules: Rules) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Separate valid rows from rows that break a rule; the latter get a ``reason`` column."""
     reasons = first_violation(frame, rules)
