@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from pathlib import PurePath
@@ -83,8 +84,12 @@ DEFAULTS = code_defaults(Settings, ENV_PREFIX)
 
 @pytest.mark.parametrize("name", sorted(DOCUMENTED))
 def test_documented_default_is_the_code_default(name: str, monkeypatch: pytest.MonkeyPatch):
-    """A literal in the table is the code's default; prose only where no literal is the default."""
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    """A literal in the table is the code's default; prose only where no literal is the default.
+
+    Defaults made from the environment are compared as an empty environment makes them.
+    """
+    for variable in list(os.environ):
+        monkeypatch.delenv(variable)
     cell, default = DOCUMENTED[name].strip(), DEFAULTS[name]
     literal = re.fullmatch(r"`([^`]*)`", cell)
     if isinstance(default, Computed) and literal:
