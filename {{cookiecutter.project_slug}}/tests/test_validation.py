@@ -23,9 +23,14 @@ from {{ cookiecutter.package_name }}.data import (
     normalize,
     read_trips,
 )
+from {{ cookiecutter.package_name }}.trip import (
+    EARLIEST_TIME,
+    END_OF_TIME,
+    MAX_TRIP_DISTANCE_MILES,
+    PICKUP,
+)
 from {{ cookiecutter.package_name }}.validation import (
     INFERENCE_RULES,
-    MAX_TRIP_DISTANCE_MILES,
     TRAINING_RULES,
     SchemaMismatchError,
     first_violation,
@@ -240,6 +245,17 @@ def test_null_unparseable_and_impossible_times_are_quarantined():
     result = clean(rows)
     assert result.quarantined["reason"].tolist() == [PICKUP_REASON] * 3 + [DROPOFF_REASON]
     assert result.account.used == 1
+
+
+def test_every_moment_of_the_first_and_last_year_is_a_valid_pickup():
+    moment = pd.Timedelta(microseconds=1)
+    pickups = [EARLIEST_TIME - moment, EARLIEST_TIME, END_OF_TIME - moment, END_OF_TIME]
+    trips = normalize(
+        pd.DataFrame(
+            {PICKUP: pickups, "PULocationID": 74, "DOLocationID": 75, "trip_distance": 1.0}
+        )
+    )
+    assert first_violation(trips, INFERENCE_RULES).isna().tolist() == [False, True, True, False]
 
 
 def test_a_row_breaking_several_rules_is_counted_once_under_the_first():

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from loguru import logger
 
 from .config import DataSettings
+from .trip import DISTANCE, DROPOFF, DROPOFF_ZONE, PICKUP, PICKUP_ZONE
 from .validation import (
     INFERENCE_RULES,
     TRAINING_RULES,
@@ -28,18 +29,16 @@ from .validation import (
     first_violation,
 )
 
-PICKUP = "pickup_datetime"
-DROPOFF = "dropoff_datetime"
 DURATION = "duration_minutes"
 # Canonical column -> the names it has in the TLC files (green uses lpep_, yellow tpep_).
 SOURCE_NAMES: dict[str, tuple[str, ...]] = {
     PICKUP: ("lpep_pickup_datetime", "tpep_pickup_datetime", PICKUP),
     DROPOFF: ("lpep_dropoff_datetime", "tpep_dropoff_datetime", DROPOFF),
-    "PULocationID": ("PULocationID",),
-    "DOLocationID": ("DOLocationID",),
-    "trip_distance": ("trip_distance",),
+    PICKUP_ZONE: (PICKUP_ZONE,),
+    DROPOFF_ZONE: (DROPOFF_ZONE,),
+    DISTANCE: (DISTANCE,),
 }
-INFERENCE_COLUMNS = (PICKUP, "PULocationID", "DOLocationID", "trip_distance")
+INFERENCE_COLUMNS = (PICKUP, PICKUP_ZONE, DROPOFF_ZONE, DISTANCE)
 TRAINING_COLUMNS = (*INFERENCE_COLUMNS, DROPOFF)
 
 
@@ -189,11 +188,11 @@ def normalize(frame: pd.DataFrame) -> pd.DataFrame:
     for column in (PICKUP, DROPOFF):
         if column in out:
             out[column] = pd.to_datetime(out[column], errors="coerce").astype("datetime64[us]")
-    for column in ("PULocationID", "DOLocationID"):
+    for column in (PICKUP_ZONE, DROPOFF_ZONE):
         if column in out:
             out[column] = whole_numbers(pd.to_numeric(out[column], errors="coerce"))
-    if "trip_distance" in out:
-        out["trip_distance"] = pd.to_numeric(out["trip_distance"], errors="coerce").astype(float)
+    if DISTANCE in out:
+        out[DISTANCE] = pd.to_numeric(out[DISTANCE], errors="coerce").astype(float)
     return out.reset_index(drop=True)
 
 
