@@ -13,11 +13,12 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from {{ cookiecutter.package_name }}.cli import app
+from {{ cookiecutter.package_name }}.cli import TOO_FEW_ROWS_EXIT_CODE, app
 from {{ cookiecutter.package_name }}.config import ENV_PREFIX, DataSettings
 from {{ cookiecutter.package_name }}.data import (
     TRAINING_COLUMNS,
     DataError,
+    TooFewRowsError,
     clean_for_training,
     load_month,
     normalize,
@@ -171,6 +172,29 @@ def test_cli_names_the_file_and_problem_without_a_traceback(
     assert isinstance(result.exception, SystemExit)  # the CLI exited; nothing escaped it
     assert f"error: {path}: " in result.output
     assert problem in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_month_with_fewer_rows_than_the_minimum_is_refused(tmp_path: Path):
+    write(good_rows(10), month_path(tmp_path))
+    enough = month_settings(tmp_path).model_copy(update={"min_rows": 10})
+    assert load_month(enough, MONTH).account.used == 10
+    with pytest.raises(TooFewRowsError, match=r"10 usable row\(s\) left .*fewer than 11"):
+        load_month(enough.model_copy(update={"min_rows": 11}), MONTH)
+
+
+@pytest.mark.parametrize("rows", [1, 99])
+def test_train_on_too_few_rows_exits_5_with_one_line(
+    tmp_path: Path, isolated_env: Path, monkeypatch: pytest.MonkeyPatch, rows: int
+):
+    """One usable row once reached sklearn and ended in its ValueError."""
+    path = write(good_rows(rows), month_path(tmp_path))
+    monkeypatch.setenv(f"{ENV_PREFIX}DATA__DATA_DIR", str(path.parent))
+    result = CliRunner().invoke(app, ["train", "--train-month", MONTH, "--val-month", MONTH])
+    assert result.exit_code == TOO_FEW_ROWS_EXIT_CODE == 5
+    assert isinstance(result.exception, SystemExit)
+    assert f"error: {path}: {rows} usable row(s) left" in result.output
+    assert f"{ENV_PREFIX}DATA__MIN_ROWS" in result.output
     assert "Traceback" not in result.output
 
 

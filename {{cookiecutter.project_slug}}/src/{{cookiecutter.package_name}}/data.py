@@ -9,7 +9,6 @@ filtered, and the counts always add up: ``read == used + quarantined + filtered`
 from __future__ import annotations
 
 import shutil
-import tempfile
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from loguru import logger
 
-from .config import DataSettings
+from .config import ENV_PREFIX, DataSettings
+from .outputs import atomic_write
 from .trip import DISTANCE, DROPOFF, DROPOFF_ZONE, PICKUP, PICKUP_ZONE
 from .validation import (
     INFERENCE_RULES,
@@ -44,6 +44,10 @@ TRAINING_COLUMNS = (*INFERENCE_COLUMNS, DROPOFF)
 
 class DataError(RuntimeError):
     """A file cannot be used at all; the message names the file and the problem."""
+
+
+class TooFewRowsError(DataError):
+    """The rows are good but too few to fit, measure or judge drift on: wait for more data."""
 
 
 @dataclass
@@ -90,17 +94,14 @@ def download_month(settings: DataSettings, month: str, *, overwrite: bool = Fals
     if target.exists() and not overwrite:
         logger.info("{} already present, not downloading", target)
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
     url = settings.month_url(month)
     logger.info("downloading {} -> {}", url, target)
-    with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".part", delete=False) as part:
+    with atomic_write(target) as partial:
         try:
-            with urllib.request.urlopen(url, timeout=60) as response:
-                shutil.copyfileobj(response, part)
-        except OSError as error:
-            Path(part.name).unlink(missing_ok=True)
+            with urllib.request.urlopen(url, timeout=60) as response, partial.open("wb") as out:
+                shutil.copyfileobj(response, out)
+        except OSError as error:  # the network or the disk: either way, not downloaded
             raise DataError(f"{url}: download failed: {error}") from error
-    Path(part.name).replace(target)
     read_trips(target, TRAINING_COLUMNS)  # fail now, not at training time, if it is not usable
     return target
 
@@ -253,12 +254,17 @@ def load_month(settings: DataSettings, month: str) -> CleanTrips:
         write_quarantine(clean.quarantined, settings.quarantine_dir / path.name)
     if clean.account.used == 0:
         raise DataError(f"{path}: no usable rows left after validation and filtering")
+    if clean.account.used < settings.min_rows:
+        raise TooFewRowsError(
+            f"{path}: {clean.account.used} usable row(s) left after validation and filtering, "
+            f"fewer than {settings.min_rows} ({ENV_PREFIX}DATA__MIN_ROWS)"
+        )
     return clean
 
 
 def write_quarantine(rows: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rows.to_parquet(path, index=False)
+    with atomic_write(path) as partial:
+        rows.to_parquet(partial, index=False)
     logger.warning("{} quarantined rows written to {}", len(rows), path)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from .baseline import BASELINE, BASELINE_PREFIX
 from .config import Settings
 from .features import CATEGORICAL_FEATURES, FEATURE_NAMES
+from .outputs import atomic_write
 from .trip import (
     DISTANCE,
     DROPOFF_ZONE,
@@ -152,6 +153,6 @@ def render_model_card(
 def write_model_card(
     path: Path, settings: Settings, metrics: dict[str, float], metadata: dict[str, object]
 ) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_model_card(settings, metrics, metadata), encoding="utf-8")
+    with atomic_write(path) as partial:
+        partial.write_text(render_model_card(settings, metrics, metadata), encoding="utf-8")
     return path
