@@ -56,6 +56,6 @@ def test_a_folder_that_cannot_be_made_is_one_line(tmp_path: Path):
     blocker.write_text("", encoding="utf-8")
     with (
         pytest.raises(OutputError, match="cannot create its folder"),
-        atomic_write(blocker / "reports" / "drift.html"),
+        atomic_write(blocker / "cards" / "model_card.md"),
     ):
         pass

@@ -35,7 +35,7 @@ class DataSettings(BaseModel):
     min_rows: int = Field(
         100,
         ge=1,
-        description="Fewest usable rows a month must keep to train, tune or evaluate on.",
+        description="Fewest usable rows a month must keep to be trained or evaluated on.",
     )
     base_url: str = "https://d37ci6vzurychx.cloudfront.net/trip-data"
 

@@ -47,7 +47,7 @@ class DataError(RuntimeError):
 
 
 class TooFewRowsError(DataError):
-    """The rows are good but too few to fit, measure or judge drift on: wait for more data."""
+    """The rows are good but too few to fit, measure or compare: wait for more data."""
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Files a command leaves behind appear whole or not at all.
 
-Every result (predictions, drift reports, the model card, metrics, quarantined rows) is written to
+Every result (predictions, reports, the model card, metrics, quarantined rows) is written to
 a hidden temporary name in its own folder and renamed onto its final name only once it is complete:
 a rename within one file system is atomic, so a reader, a crash or a full disk never leaves half a
 file under the final name, and a file written before stays intact until the new one replaces it.

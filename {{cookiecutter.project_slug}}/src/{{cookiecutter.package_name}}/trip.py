@@ -1,7 +1,7 @@
 """A trip record's raw columns and their bounds: the one place the input rules are written.
 
-Batch validation (``validation.py``), the file reader (``data.py``) and the API's request schema
-(``serving/schemas.py``) all take their column names and limits from here, so a trip that batch
+Batch validation (``validation.py``), the file reader (``data.py``) and, when the project has one,
+the API's request schema take their column names and limits from here: a trip that batch
 prediction refuses is refused by the API too, and a bound changes in one line.
 """
 
