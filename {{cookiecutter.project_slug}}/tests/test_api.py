@@ -6,7 +6,9 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +21,20 @@ from loguru import logger
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.data import INFERENCE_COLUMNS, split_for_inference, to_trips
 from {{ cookiecutter.package_name }}.features import FEATURE_NAMES
+from {{ cookiecutter.package_name }}.model import TripDurationModel
 from {{ cookiecutter.package_name }}.predict import PREDICTION, predict_file
 from {{ cookiecutter.package_name }}.registry import load_model
 from {{ cookiecutter.package_name }}.serving.app import create_app
 from {{ cookiecutter.package_name }}.serving.predictor import LoadedModel
 from {{ cookiecutter.package_name }}.train import TrainingResult
-from {{ cookiecutter.package_name }}.validation import MAX_LOCATION_ID, MAX_TRIP_DISTANCE_MILES
+from {{ cookiecutter.package_name }}.trip import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    MAX_LOCATION_ID,
+    MAX_TRIP_DISTANCE_MILES,
+    MIN_LOCATION_ID,
+    MIN_TRIP_DISTANCE_MILES,
+)
 
 from .conftest import SAMPLE_DIR
 
@@ -116,8 +126,10 @@ def test_model_describes_the_served_version(client: TestClient, trained):
         ("trip_distance", 3),
         ("pickup_datetime", "2024-01-15 08:30"),
         ("pickup_datetime", "2024-01-15T08:30:00.123456+01:00"),
-        ("pickup_datetime", "0001-01-01T00:00:00+05:00"),  # converting leaves the calendar
-        ("pickup_datetime", "9999-12-31T23:59:59-05:00"),
+        ("pickup_datetime", "2009-01-01T00:00:00"),
+        ("pickup_datetime", "2099-12-31T23:59:59.999999"),
+        ("pickup_datetime", "2009-01-01T00:00:00+05:00"),  # the year as written counts
+        ("pickup_datetime", "2012-02-29t08:30z"),
     ],
 )
 def test_values_on_the_bounds_are_accepted(client: TestClient, field: str, value: Any):
@@ -145,6 +157,12 @@ def test_values_on_the_bounds_are_accepted(client: TestClient, field: str, value
         ("pickup_datetime", "2024-01-15"),
         ("pickup_datetime", "2024-01-15T25:00:00"),
         ("pickup_datetime", "next tuesday"),
+        ("pickup_datetime", "2008-12-31T23:59:59"),
+        ("pickup_datetime", "2100-01-01T00:00:00"),
+        ("pickup_datetime", "0001-01-01T00:00:00+05:00"),
+        ("pickup_datetime", "9999-12-31T23:59:59-05:00"),
+        ("pickup_datetime", "2023-02-29T08:30:00"),
+        ("pickup_datetime", "2024-01-15T08:30:00\n"),
     ],
 )
 def test_values_out_of_bounds_or_of_the_wrong_type_are_422(
@@ -309,7 +327,12 @@ def test_openapi_documents_bounds_errors_and_examples(client: TestClient):
     assert (trip["DOLocationID"]["minimum"], trip["DOLocationID"]["maximum"]) == (1, 265)
     assert trip["trip_distance"]["minimum"] == 0
     assert trip["trip_distance"]["maximum"] == MAX_TRIP_DISTANCE_MILES
-    assert trip["pickup_datetime"]["format"] == "date-time"
+    # JSON Schema has no date bounds: the pattern carries the years (and real calendar days).
+    pickup = re.compile(trip["pickup_datetime"]["pattern"])
+    assert pickup.search(f"{FIRST_YEAR}-01-01T00:00:00")
+    assert pickup.search(f"{LAST_YEAR}-12-31 23:59")
+    assert not pickup.search(f"{FIRST_YEAR - 1}-12-31T23:59:59")
+    assert not pickup.search(f"{LAST_YEAR + 1}-01-01T00:00:00")
     assert schema["components"]["schemas"]["Trip"]["additionalProperties"] is False
     assert schema["components"]["schemas"]["Trip"]["examples"]
     for path in ("/predict", "/predict/batch"):
@@ -349,6 +372,54 @@ def test_api_predictions_equal_the_batch_job(client: TestClient, trained, tmp_pa
     batch = client.post("/predict/batch", json={"trips": requests}).json()
     assert batch["predicted_duration_minutes"] == expected
     assert [predicted(client, trip) for trip in requests[:20]] == expected[:20]
+
+
+# Both sides of every bound, and far outside the dates (the API once took years 1 and 9999).
+ZONES = (MIN_LOCATION_ID - 1, MIN_LOCATION_ID, MAX_LOCATION_ID, MAX_LOCATION_ID + 1)
+DISTANCES = (
+    MIN_TRIP_DISTANCE_MILES - 0.01,
+    MIN_TRIP_DISTANCE_MILES,
+    MAX_TRIP_DISTANCE_MILES,
+    MAX_TRIP_DISTANCE_MILES + 0.01,
+)
+PICKUPS = (
+    "0001-01-01T00:00:00",
+    f"{FIRST_YEAR - 1}-12-31T23:59:59.999999",
+    f"{FIRST_YEAR}-01-01T00:00:00",
+    f"{LAST_YEAR}-12-31T23:59:59.999999",
+    f"{LAST_YEAR + 1}-01-01T00:00:00",
+    "9999-12-31T23:59:59",
+)
+BOUNDARY_VALUES = [
+    *(("PULocationID", zone) for zone in ZONES),
+    *(("DOLocationID", zone) for zone in ZONES),
+    *(("trip_distance", distance) for distance in DISTANCES),
+    *(("pickup_datetime", pickup) for pickup in PICKUPS),
+]
+
+
+@pytest.fixture(scope="module")
+def batch_model(trained: tuple[Settings, TrainingResult]) -> TripDurationModel:
+    settings, _ = trained
+    return load_model(settings)[0]
+
+
+@pytest.mark.parametrize(("field", "value"), BOUNDARY_VALUES)
+def test_the_api_and_batch_prediction_accept_the_same_trips(
+    client: TestClient, batch_model: TripDurationModel, tmp_path: Path, field: str, value: Any
+):
+    trip = with_(**{field: value})
+    source, target = tmp_path / "trip.parquet", tmp_path / "scored.parquet"
+    row = {**trip, "pickup_datetime": datetime.fromisoformat(trip["pickup_datetime"])}
+    pd.DataFrame([row]).to_parquet(source)
+    predict_file(source, target, batch_model)  # what `cli predict` runs
+    batch_value = pd.read_parquet(target)[PREDICTION].item()
+
+    response = client.post("/predict", json=trip)
+    assert response.status_code in (200, 422), response.text
+    assert (response.status_code == 200) == (not pd.isna(batch_value))
+    if response.status_code == 200:
+        assert response.json()["predicted_duration_minutes"] == batch_value
 
 
 def test_concurrent_requests_each_get_their_own_prediction(trained):

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -10,10 +16,29 @@ import pytest
 from typer.testing import CliRunner
 
 from {{ cookiecutter.package_name }}.cli import app
-from {{ cookiecutter.package_name }}.config import ENV_PREFIX
+from {{ cookiecutter.package_name }}.config import ENV_PREFIX, Settings
 from {{ cookiecutter.package_name }}.predict import PREDICTION, REJECTION
+from {{ cookiecutter.package_name }}.train import TrainingResult
 
-from .conftest import SAMPLE_DIR
+from .conftest import SAMPLE_DIR, isolated_environment
+
+SAMPLE = SAMPLE_DIR / "green_tripdata_2024-01.parquet"
+# Runs `cli` in a child process whose parquet writer stops after the first bytes, until killed.
+KILLED_WHILE_WRITING = """
+import sys, time
+from pathlib import Path
+import pandas as pd
+from {{ cookiecutter.package_name }}.cli import app
+
+def write_then_hang(self, path, *args, **kwargs):
+    with open(path, "wb") as handle:
+        handle.write(b"PAR1")
+    Path(sys.argv[1]).touch()
+    time.sleep(600)
+
+pd.DataFrame.to_parquet = write_then_hang
+app(sys.argv[2:])
+"""
 
 runner = CliRunner()
 pytestmark = pytest.mark.slow
@@ -59,3 +84,83 @@ def test_missing_month_is_a_clear_error(isolated_env: Path):
     result = runner.invoke(app, ["train", "--train-month", "1999-01"])
     assert result.exit_code == 1
     assert "green_tripdata_1999-01.parquet: file not found" in result.output
+
+
+def trained_environment(trained: tuple[Settings, TrainingResult]) -> dict[str, str]:
+    """Environment settings that point the CLI at the session's trained model."""
+    settings, _ = trained
+    return isolated_environment(settings.registry.models_dir.parent)
+
+
+def error_lines(output: str) -> list[str]:
+    """What the CLI says to the user (the rest of its output is log lines)."""
+    return [line for line in output.splitlines() if line.startswith("error:")]
+
+
+def full_disk(self: pd.DataFrame, path: object, *args: object, **kwargs: object) -> None:
+    Path(str(path)).write_bytes(b"PAR1")
+    raise OSError(errno.ENOSPC, "Error writing bytes to file. Detail: [errno 28] No space left")
+
+
+def test_predict_on_a_full_disk_is_one_line_and_keeps_the_previous_file(
+    trained: tuple[Settings, TrainingResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    target = tmp_path / "predictions.parquet"
+    target.write_bytes(b"previous predictions")
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", full_disk)
+    result = runner.invoke(
+        app, ["predict", str(SAMPLE), str(target)], env=trained_environment(trained)
+    )
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)
+    assert error_lines(result.output) == [
+        f"error: {target}: not written (No space left on device); "
+        "a previous file there is unchanged"
+    ]
+    assert "Traceback" not in result.output
+    assert target.read_bytes() == b"previous predictions"
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def test_predict_into_a_folder_that_cannot_be_made_is_one_line(
+    trained: tuple[Settings, TrainingResult], tmp_path: Path
+):
+    blocker = tmp_path / "predictions"
+    blocker.write_text("a file where the folder should be", encoding="utf-8")
+    target = blocker / "out.parquet"
+    result = runner.invoke(
+        app, ["predict", str(SAMPLE), str(target)], env=trained_environment(trained)
+    )
+    assert result.exit_code == 1
+    [line] = error_lines(result.output)
+    assert line.startswith(f"error: {target}: cannot create its folder (")
+    assert "Traceback" not in result.output
+
+
+def test_a_predict_killed_while_writing_leaves_the_previous_file(
+    trained: tuple[Settings, TrainingResult], tmp_path: Path
+):
+    """SIGKILL mid-write: the target is the old file, whole; never the first bytes of a new one."""
+    target, writing = tmp_path / "predictions.parquet", tmp_path / "writing"
+    previous = pd.DataFrame({PREDICTION: [12.5, 7.0]})
+    previous.to_parquet(target)
+    command = [sys.executable, "-c", KILLED_WHILE_WRITING, str(writing)]
+    child = subprocess.Popen(
+        [*command, "predict", str(SAMPLE), str(target)],
+        env={**os.environ, **trained_environment(trained)},
+        cwd=tmp_path,
+    )
+    try:
+        # Not a timing assertion: a bound on waiting for a child that failed some other way.
+        for _ in range(3000):
+            if writing.exists() or child.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert writing.exists(), f"the child never started writing (exit {child.poll()})"
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait()
+    assert pd.read_parquet(target).equals(previous)
+    leftovers = [path.name for path in tmp_path.iterdir() if path not in (target, writing)]
+    assert all(name.startswith(".predictions.parquet.") for name in leftovers), leftovers

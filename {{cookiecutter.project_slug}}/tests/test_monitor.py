@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from {{ cookiecutter.package_name }}.cli import app
+from {{ cookiecutter.package_name }}.cli import TOO_FEW_ROWS_EXIT_CODE, app
 from {{ cookiecutter.package_name }}.config import ENV_PREFIX, Settings
 from {{ cookiecutter.package_name }}.data import INFERENCE_COLUMNS, read_trips
 from {{ cookiecutter.package_name }}.features import FEATURE_NAMES
@@ -148,3 +149,61 @@ def test_an_unusable_current_batch_names_the_file(
     assert result.exit_code == 1
     assert f"{broken}: not a readable parquet file" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("rows", [1, 99])
+def test_a_batch_too_small_to_judge_gets_no_verdict(
+    trained: tuple[Settings, TrainingResult], isolated_env: Path, tmp_path: Path, rows: int
+):
+    """A verdict from one trip was once printed as drift; now it is refused, with its own code."""
+    settings, _ = trained
+    trips = read_trips(SAMPLE_DIR / "green_tripdata_2023-02.parquet", INFERENCE_COLUMNS)
+    small = tmp_path / "small.parquet"
+    trips.head(rows).to_parquet(small, index=False)
+    reports = tmp_path / "reports"
+    env = {
+        f"{ENV_PREFIX}REGISTRY__MODELS_DIR": str(settings.registry.models_dir),
+{%- if cookiecutter.experiment_tracking == "mlflow" %}
+        f"{ENV_PREFIX}REGISTRY__TRACKING_URI": settings.registry.tracking_uri,
+{%- endif %}
+        f"{ENV_PREFIX}MONITORING__REPORTS_DIR": str(reports),
+    }
+    result = runner.invoke(app, ["monitor", "--current", str(small)], env=env)
+    assert result.exit_code == TOO_FEW_ROWS_EXIT_CODE == 5, result.output
+    assert f"error: {small}: {rows} row(s) can be compared" in result.output
+    assert f"{ENV_PREFIX}MONITORING__MIN_ROWS" in result.output
+    assert "Traceback" not in result.output
+    assert not reports.exists() or not any(reports.iterdir())
+
+
+def test_monitor_on_a_full_disk_is_one_line_and_leaves_no_half_report(
+    trained: tuple[Settings, TrainingResult],
+    isolated_env: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    from evidently.core.report import Snapshot  # noqa: PLC0415 - as monitor.py, only here
+
+    def full_disk(self: Snapshot, filename: str) -> None:
+        Path(filename).write_text("<html><body>half a rep", encoding="utf-8")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    settings, _ = trained
+    reports = tmp_path / "reports"
+    env = {
+        f"{ENV_PREFIX}REGISTRY__MODELS_DIR": str(settings.registry.models_dir),
+{%- if cookiecutter.experiment_tracking == "mlflow" %}
+        f"{ENV_PREFIX}REGISTRY__TRACKING_URI": settings.registry.tracking_uri,
+{%- endif %}
+        f"{ENV_PREFIX}MONITORING__REPORTS_DIR": str(reports),
+    }
+    monkeypatch.setattr(Snapshot, "save_html", full_disk)
+    result = runner.invoke(app, ["monitor", "--current", "2023-02"], env=env)
+    assert result.exit_code == 1
+    [line] = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert line.startswith(f"error: {reports}/drift_")
+    assert line.endswith(
+        ".html: not written (No space left on device); a previous file there is unchanged"
+    )
+    assert "Traceback" not in result.output
+    assert list(reports.iterdir()) == []

@@ -13,19 +13,25 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from {{ cookiecutter.package_name }}.cli import app
+from {{ cookiecutter.package_name }}.cli import TOO_FEW_ROWS_EXIT_CODE, app
 from {{ cookiecutter.package_name }}.config import ENV_PREFIX, DataSettings
 from {{ cookiecutter.package_name }}.data import (
     TRAINING_COLUMNS,
     DataError,
+    TooFewRowsError,
     clean_for_training,
     load_month,
     normalize,
     read_trips,
 )
+from {{ cookiecutter.package_name }}.trip import (
+    EARLIEST_TIME,
+    END_OF_TIME,
+    MAX_TRIP_DISTANCE_MILES,
+    PICKUP,
+)
 from {{ cookiecutter.package_name }}.validation import (
     INFERENCE_RULES,
-    MAX_TRIP_DISTANCE_MILES,
     TRAINING_RULES,
     SchemaMismatchError,
     first_violation,
@@ -169,6 +175,29 @@ def test_cli_names_the_file_and_problem_without_a_traceback(
     assert "Traceback" not in result.output
 
 
+def test_a_month_with_fewer_rows_than_the_minimum_is_refused(tmp_path: Path):
+    write(good_rows(10), month_path(tmp_path))
+    enough = month_settings(tmp_path).model_copy(update={"min_rows": 10})
+    assert load_month(enough, MONTH).account.used == 10
+    with pytest.raises(TooFewRowsError, match=r"10 usable row\(s\) left .*fewer than 11"):
+        load_month(enough.model_copy(update={"min_rows": 11}), MONTH)
+
+
+@pytest.mark.parametrize("rows", [1, 99])
+def test_train_on_too_few_rows_exits_5_with_one_line(
+    tmp_path: Path, isolated_env: Path, monkeypatch: pytest.MonkeyPatch, rows: int
+):
+    """One usable row once reached sklearn and ended in its ValueError."""
+    path = write(good_rows(rows), month_path(tmp_path))
+    monkeypatch.setenv(f"{ENV_PREFIX}DATA__DATA_DIR", str(path.parent))
+    result = CliRunner().invoke(app, ["train", "--train-month", MONTH, "--val-month", MONTH])
+    assert result.exit_code == TOO_FEW_ROWS_EXIT_CODE == 5
+    assert isinstance(result.exception, SystemExit)
+    assert f"error: {path}: {rows} usable row(s) left" in result.output
+    assert f"{ENV_PREFIX}DATA__MIN_ROWS" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_values_of_a_type_that_cannot_convert_become_missing(tmp_path: Path):
     rows = good_rows().assign(
         trip_distance=[{"miles": 1.0}] * 4,  # a struct column
@@ -240,6 +269,17 @@ def test_null_unparseable_and_impossible_times_are_quarantined():
     result = clean(rows)
     assert result.quarantined["reason"].tolist() == [PICKUP_REASON] * 3 + [DROPOFF_REASON]
     assert result.account.used == 1
+
+
+def test_every_moment_of_the_first_and_last_year_is_a_valid_pickup():
+    moment = pd.Timedelta(microseconds=1)
+    pickups = [EARLIEST_TIME - moment, EARLIEST_TIME, END_OF_TIME - moment, END_OF_TIME]
+    trips = normalize(
+        pd.DataFrame(
+            {PICKUP: pickups, "PULocationID": 74, "DOLocationID": 75, "trip_distance": 1.0}
+        )
+    )
+    assert first_violation(trips, INFERENCE_RULES).isna().tolist() == [False, True, True, False]
 
 
 def test_a_row_breaking_several_rules_is_counted_once_under_the_first():

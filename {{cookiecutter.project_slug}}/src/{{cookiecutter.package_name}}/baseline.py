@@ -24,7 +24,7 @@ import pandas as pd
 
 from .data import DURATION
 from .evaluate import regression_metrics
-from .validation import MAX_LOCATION_ID, MIN_LOCATION_ID
+from .trip import MAX_LOCATION_ID, MIN_LOCATION_ID
 
 BASELINE = "LinearRegression on one-hot PU_DO + trip_distance (the course baseline)"
 BASELINE_PREFIX = "baseline_"

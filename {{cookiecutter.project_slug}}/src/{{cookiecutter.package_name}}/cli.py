@@ -11,9 +11,10 @@ from loguru import logger
 
 from . import __doc__ as package_doc
 from .config import Settings, SettingsError, load_settings
-from .data import DURATION, DataError, download_month, load_month
+from .data import DURATION, DataError, TooFewRowsError, download_month, load_month
 from .evaluate import regression_metrics
 from .logs import setup_logging
+from .outputs import OutputError
 from .predict import predict_file
 from .registry import load_model
 from .train import run_training
@@ -23,6 +24,7 @@ app = typer.Typer(help=package_doc, no_args_is_help=True)
 
 Month = Annotated[str | None, typer.Option(help="Month as YYYY-MM (default: from settings).")]
 NOT_PROMOTED_EXIT_CODE = 3
+TOO_FEW_ROWS_EXIT_CODE = 5  # good data, not enough of it yet: a scheduler waits, nobody is paged
 
 Alias = Annotated[str, typer.Option(help="Registry alias of the model to use.")]
 
@@ -44,7 +46,7 @@ def settings_from(**data_overrides: object) -> Settings:
 def fail(error: Exception) -> typer.Exit:
     logger.error("{}", error)
     typer.echo(f"error: {error}", err=True)
-    return typer.Exit(code=1)
+    return typer.Exit(code=TOO_FEW_ROWS_EXIT_CODE if isinstance(error, TooFewRowsError) else 1)
 
 
 @app.command()
@@ -57,7 +59,7 @@ def data(
     try:
         for month in months:
             typer.echo(download_month(settings.data, month, overwrite=overwrite))
-    except DataError as error:
+    except (DataError, OutputError) as error:
         raise fail(error) from error
 
 
@@ -67,7 +69,7 @@ def train(train_month: Month = None, val_month: Month = None) -> None:
     settings = settings_from(train_month=train_month, val_month=val_month)
     try:
         result = run_training(settings)
-    except DataError as error:
+    except (DataError, OutputError) as error:
         raise fail(error) from error
     typer.echo(json.dumps({"version": result.version.version, **result.metrics}, indent=2))
     typer.echo(result.decision.reason)
@@ -82,7 +84,7 @@ def retrain(
     settings = settings_from(train_month=train_month, val_month=val_month)
     try:
         result = run_training(settings)
-    except DataError as error:
+    except (DataError, OutputError) as error:
         raise fail(error) from error
     logger.info("retrain decision: {}", result.decision.reason)
     typer.echo(result.decision.reason)
@@ -97,7 +99,7 @@ def evaluate(month: Month = None, alias: Alias = CHAMPION) -> None:
     try:
         model, version = load_model(settings, alias)
         trips = load_month(settings.data, month or settings.data.val_month).trips
-    except (DataError, LookupError) as error:
+    except (DataError, LookupError, OutputError) as error:
         raise fail(error) from error
     metrics = regression_metrics(trips[DURATION].to_numpy(), model.predict(trips))
     typer.echo(json.dumps({"version": version.version, "rows": len(trips), **metrics}, indent=2))
@@ -114,7 +116,7 @@ def predict(
     try:
         model, version = load_model(settings, alias)
         summary = predict_file(source, target, model)
-    except (DataError, LookupError) as error:
+    except (DataError, LookupError, OutputError) as error:
         raise fail(error) from error
     typer.echo(
         f"model version {version.version}: {summary.predicted} predicted, "
@@ -138,7 +140,7 @@ def tune(
         settings = settings.model_copy(update={"tuning": tuning})
     try:
         result = run_tuning(settings)
-    except DataError as error:
+    except (DataError, OutputError) as error:
         raise fail(error) from error
     summary = {
         "best_rmse": result.best_rmse,
@@ -195,7 +197,7 @@ def monitor(
     settings = settings_from()
     try:
         summary = run_monitor(settings, current, reference, alias)
-    except (DataError, LookupError) as error:
+    except (DataError, LookupError, OutputError) as error:
         raise fail(error) from error
     typer.echo(json.dumps(summary.headline(), indent=2))
     if summary.drift_detected:

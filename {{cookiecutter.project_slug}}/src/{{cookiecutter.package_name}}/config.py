@@ -32,6 +32,11 @@ class DataSettings(BaseModel):
     val_month: str = Field("2023-02", description="Month to evaluate on (YYYY-MM).")
     min_duration_minutes: float = Field(1.0, ge=0)
     max_duration_minutes: float = Field(60.0, gt=0)
+    min_rows: int = Field(
+        100,
+        ge=1,
+        description="Fewest usable rows a month must keep to be trained or evaluated on.",
+    )
     base_url: str = "https://d37ci6vzurychx.cloudfront.net/trip-data"
 
     @field_validator("train_month", "val_month")
@@ -196,6 +201,9 @@ class MonitoringSettings(BaseModel):
     )
     column_threshold: float | None = Field(
         None, gt=0, description="Evidently per-column threshold (default: the method's own)."
+    )
+    min_rows: int = Field(
+        100, ge=1, description="Fewest comparable rows in each batch for a drift verdict."
     )
 {%- endif %}
 

@@ -9,7 +9,6 @@ filtered, and the counts always add up: ``read == used + quarantined + filtered`
 from __future__ import annotations
 
 import shutil
-import tempfile
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from loguru import logger
 
-from .config import DataSettings
+from .config import ENV_PREFIX, DataSettings
+from .outputs import atomic_write
+from .trip import DISTANCE, DROPOFF, DROPOFF_ZONE, PICKUP, PICKUP_ZONE
 from .validation import (
     INFERENCE_RULES,
     TRAINING_RULES,
@@ -28,23 +29,25 @@ from .validation import (
     first_violation,
 )
 
-PICKUP = "pickup_datetime"
-DROPOFF = "dropoff_datetime"
 DURATION = "duration_minutes"
 # Canonical column -> the names it has in the TLC files (green uses lpep_, yellow tpep_).
 SOURCE_NAMES: dict[str, tuple[str, ...]] = {
     PICKUP: ("lpep_pickup_datetime", "tpep_pickup_datetime", PICKUP),
     DROPOFF: ("lpep_dropoff_datetime", "tpep_dropoff_datetime", DROPOFF),
-    "PULocationID": ("PULocationID",),
-    "DOLocationID": ("DOLocationID",),
-    "trip_distance": ("trip_distance",),
+    PICKUP_ZONE: (PICKUP_ZONE,),
+    DROPOFF_ZONE: (DROPOFF_ZONE,),
+    DISTANCE: (DISTANCE,),
 }
-INFERENCE_COLUMNS = (PICKUP, "PULocationID", "DOLocationID", "trip_distance")
+INFERENCE_COLUMNS = (PICKUP, PICKUP_ZONE, DROPOFF_ZONE, DISTANCE)
 TRAINING_COLUMNS = (*INFERENCE_COLUMNS, DROPOFF)
 
 
 class DataError(RuntimeError):
     """A file cannot be used at all; the message names the file and the problem."""
+
+
+class TooFewRowsError(DataError):
+    """The rows are good but too few to fit, measure or compare: wait for more data."""
 
 
 @dataclass
@@ -91,17 +94,14 @@ def download_month(settings: DataSettings, month: str, *, overwrite: bool = Fals
     if target.exists() and not overwrite:
         logger.info("{} already present, not downloading", target)
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
     url = settings.month_url(month)
     logger.info("downloading {} -> {}", url, target)
-    with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".part", delete=False) as part:
+    with atomic_write(target) as partial:
         try:
-            with urllib.request.urlopen(url, timeout=60) as response:
-                shutil.copyfileobj(response, part)
-        except OSError as error:
-            Path(part.name).unlink(missing_ok=True)
+            with urllib.request.urlopen(url, timeout=60) as response, partial.open("wb") as out:
+                shutil.copyfileobj(response, out)
+        except OSError as error:  # the network or the disk: either way, not downloaded
             raise DataError(f"{url}: download failed: {error}") from error
-    Path(part.name).replace(target)
     read_trips(target, TRAINING_COLUMNS)  # fail now, not at training time, if it is not usable
     return target
 
@@ -189,11 +189,11 @@ def normalize(frame: pd.DataFrame) -> pd.DataFrame:
     for column in (PICKUP, DROPOFF):
         if column in out:
             out[column] = pd.to_datetime(out[column], errors="coerce").astype("datetime64[us]")
-    for column in ("PULocationID", "DOLocationID"):
+    for column in (PICKUP_ZONE, DROPOFF_ZONE):
         if column in out:
             out[column] = whole_numbers(pd.to_numeric(out[column], errors="coerce"))
-    if "trip_distance" in out:
-        out["trip_distance"] = pd.to_numeric(out["trip_distance"], errors="coerce").astype(float)
+    if DISTANCE in out:
+        out[DISTANCE] = pd.to_numeric(out[DISTANCE], errors="coerce").astype(float)
     return out.reset_index(drop=True)
 
 
@@ -254,12 +254,17 @@ def load_month(settings: DataSettings, month: str) -> CleanTrips:
         write_quarantine(clean.quarantined, settings.quarantine_dir / path.name)
     if clean.account.used == 0:
         raise DataError(f"{path}: no usable rows left after validation and filtering")
+    if clean.account.used < settings.min_rows:
+        raise TooFewRowsError(
+            f"{path}: {clean.account.used} usable row(s) left after validation and filtering, "
+            f"fewer than {settings.min_rows} ({ENV_PREFIX}DATA__MIN_ROWS)"
+        )
     return clean
 
 
 def write_quarantine(rows: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rows.to_parquet(path, index=False)
+    with atomic_write(path) as partial:
+        rows.to_parquet(partial, index=False)
     logger.warning("{} quarantined rows written to {}", len(rows), path)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.holiday import USFederalHolidayCalendar
 
-from .validation import MAX_LOCATION_ID, MIN_LOCATION_ID
+from .trip import MAX_LOCATION_ID, MIN_LOCATION_ID
 
 # Trip records: a frame, or its columns as arrays under the same names.
 Trips = pd.DataFrame | Mapping[str, np.ndarray]

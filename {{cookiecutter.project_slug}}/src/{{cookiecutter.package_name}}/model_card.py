@@ -11,13 +11,31 @@ from pathlib import Path
 from .baseline import BASELINE, BASELINE_PREFIX
 from .config import Settings
 from .features import CATEGORICAL_FEATURES, FEATURE_NAMES
-from .validation import MAX_LOCATION_ID, MAX_TRIP_DISTANCE_MILES, MIN_LOCATION_ID, TRAINING_RULES
+from .outputs import atomic_write
+from .trip import (
+    DISTANCE,
+    DROPOFF_ZONE,
+    FIRST_YEAR,
+    LAST_YEAR,
+    MAX_LOCATION_ID,
+    MAX_TRIP_DISTANCE_MILES,
+    MIN_LOCATION_ID,
+    MIN_TRIP_DISTANCE_MILES,
+    PICKUP,
+    PICKUP_ZONE,
+)
+from .validation import TRAINING_RULES
 
+ZONES = f"integer {MIN_LOCATION_ID}..{MAX_LOCATION_ID}"
 INPUT_SCHEMA = (
-    ("pickup_datetime", "timestamp", "when the trip starts"),
-    ("PULocationID", f"integer {MIN_LOCATION_ID}..{MAX_LOCATION_ID}", "TLC pickup zone"),
-    ("DOLocationID", f"integer {MIN_LOCATION_ID}..{MAX_LOCATION_ID}", "TLC dropoff zone"),
-    ("trip_distance", f"number, 0..{MAX_TRIP_DISTANCE_MILES:g}", "trip distance in miles"),
+    (PICKUP, f"timestamp, {FIRST_YEAR}..{LAST_YEAR}", "when the trip starts"),
+    (PICKUP_ZONE, ZONES, "TLC pickup zone"),
+    (DROPOFF_ZONE, ZONES, "TLC dropoff zone"),
+    (
+        DISTANCE,
+        f"number, {MIN_TRIP_DISTANCE_MILES:g}..{MAX_TRIP_DISTANCE_MILES:g}",
+        "trip distance in miles",
+    ),
 )
 LIMITATIONS = (
     "Trained on one month of one taxi color; demand, traffic and zones change, so the error "
@@ -135,6 +153,6 @@ def render_model_card(
 def write_model_card(
     path: Path, settings: Settings, metrics: dict[str, float], metadata: dict[str, object]
 ) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_model_card(settings, metrics, metadata), encoding="utf-8")
+    with atomic_write(path) as partial:
+        partial.write_text(render_model_card(settings, metrics, metadata), encoding="utf-8")
     return path

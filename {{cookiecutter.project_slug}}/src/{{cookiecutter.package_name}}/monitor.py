@@ -25,10 +25,11 @@ from evidently import DataDefinition, Dataset, Report
 from evidently.presets import DataDriftPreset
 from loguru import logger
 
-from .config import MONTH_PATTERN, Settings
+from .config import ENV_PREFIX, MONTH_PATTERN, Settings
 from .data import (
     INFERENCE_COLUMNS,
     DataError,
+    TooFewRowsError,
     read_folder,
     read_trips,
     split_for_inference,
@@ -36,6 +37,7 @@ from .data import (
 )
 from .features import CATEGORICAL_FEATURES, FEATURE_NAMES, build_features
 from .model import TripDurationModel
+from .outputs import atomic_write
 from .registry import load_model
 from .versions import CHAMPION
 
@@ -125,6 +127,13 @@ def load_batch(source: str, settings: Settings) -> Batch:
     valid, rejected = split_for_inference(trips)
     if valid.empty:
         raise DataError(f"{path}: no row can be scored ({len(rejected)} rejected)")
+    minimum = settings.monitoring.min_rows
+    if len(valid) < minimum:
+        # Drift tests on a handful of rows flag noise, or nothing: no verdict is better than either.
+        raise TooFewRowsError(
+            f"{path}: {len(valid)} row(s) can be compared ({len(rejected)} rejected), fewer than "
+            f"{minimum} ({ENV_PREFIX}MONITORING__MIN_ROWS): too few to judge drift"
+        )
     counts = {str(k): int(v) for k, v in rejected["reason"].value_counts().items()}
     return Batch(source=str(path), trips=valid, read=len(trips), rejected=counts)
 
@@ -224,12 +233,13 @@ def run_monitor(
         columns=columns,
     )
     folder = output_dir or settings.monitoring.reports_dir
-    folder.mkdir(parents=True, exist_ok=True)
     stem = folder / f"drift_{label(reference_batch)}_vs_{label(current_batch)}"
     summary.html_report = str(stem.with_suffix(".html"))
     summary.json_summary = str(stem.with_suffix(".json"))
-    snapshot.save_html(summary.html_report)
-    Path(summary.json_summary).write_text(json.dumps(summary.as_dict(), indent=2), "utf-8")
+    with atomic_write(Path(summary.html_report)) as partial:
+        snapshot.save_html(str(partial))  # Evidently writes only to a str path
+    with atomic_write(Path(summary.json_summary)) as partial:
+        partial.write_text(json.dumps(summary.as_dict(), indent=2), "utf-8")
     log = logger.warning if summary.drift_detected else logger.info
     log(
         "drift: {} of {} columns ({:.0%}, threshold {:.0%}); report {}",

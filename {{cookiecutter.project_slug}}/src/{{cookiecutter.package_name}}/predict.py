@@ -15,6 +15,7 @@ from loguru import logger
 
 from .data import INFERENCE_COLUMNS, read_parquet_checked, split_for_inference, to_trips
 from .model import TripDurationModel
+from .outputs import atomic_write
 
 PREDICTION = "predicted_duration"
 REJECTION = "rejection_reason"
@@ -41,8 +42,8 @@ def predict_frame(raw: pd.DataFrame, model: TripDurationModel) -> pd.DataFrame:
 
 def predict_file(source: Path, target: Path, model: TripDurationModel) -> BatchSummary:
     scored = predict_frame(read_parquet_checked(source), model)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    scored.to_parquet(target, index=False)
+    with atomic_write(target) as partial:
+        scored.to_parquet(partial, index=False)
     rejected = int(scored[REJECTION].notna().sum())
     summary = BatchSummary(rows=len(scored), predicted=len(scored) - rejected, rejected=rejected)
     logger.info("{} -> {}: {}", source, target, summary)

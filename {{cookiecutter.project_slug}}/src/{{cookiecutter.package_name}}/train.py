@@ -17,6 +17,7 @@ from .evaluate import regression_metrics
 from .features import FEATURE_NAMES
 from .model import TUNABLE_PARAMS, TripDurationModel
 from .model_card import write_model_card
+from .outputs import atomic_write
 from .promotion import PromotionDecision, decide_promotion
 from .provenance import environment, git_commit, sha256_of
 from .registry import ModelRegistry, open_registry
@@ -120,6 +121,6 @@ def write_metrics(
     path: Path, version: ModelVersion, metrics: dict[str, float], decision: PromotionDecision
 ) -> None:
     """The latest run's metrics in one predictable place, for CI and people."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     summary = {"version": version.version, "promoted": decision.promote, **metrics}
-    path.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    with atomic_write(path) as partial:
+        partial.write_text(json.dumps(summary, indent=2), encoding="utf-8")

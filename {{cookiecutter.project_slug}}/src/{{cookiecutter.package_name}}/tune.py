@@ -29,6 +29,7 @@ from .data import DURATION, load_month
 from .evaluate import regression_metrics
 from .features import CATEGORICAL_INDICES, FEATURE_NAMES, feature_matrix
 from .model import build_estimator
+from .outputs import atomic_write
 {%- if cookiecutter.experiment_tracking == "mlflow" %}
 from .tracking import start_run
 {%- endif %}
@@ -185,8 +186,8 @@ def run_tuning(settings: Settings) -> TuningResult:
         raise RuntimeError("no trial completed; widen the search space or raise n_trials")
     params = best_params(study)
     target = settings.training.params_file
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(params, indent=2, sort_keys=True), encoding="utf-8")
+    with atomic_write(target) as partial:
+        partial.write_text(json.dumps(params, indent=2, sort_keys=True), encoding="utf-8")
     logger.info("best RMSE {:.4f} with {}, written to {}", study.best_value, params, target)
     return TuningResult(
         best_params=params,

@@ -1,4 +1,4 @@
-"""The rules a trip record must satisfy, as a pandera schema: one place to read and change them.
+"""The rules a trip record must satisfy, as a pandera schema built from the bounds in ``trip.py``.
 
 The schema says what a normalized record is: column types, nullability, location IDs inside the
 TLC zone range, distances inside a sane range, and (for training) a dropoff that is not before the
@@ -22,15 +22,22 @@ import pandera.pandas as pa
 from pandera.config import ValidationDepth, config_context
 from pandera.engines import pandas_engine
 
-MIN_LOCATION_ID = 1
-MAX_LOCATION_ID = 265
-MAX_TRIP_DISTANCE_MILES = 100.0
-# The TLC records start in 2009; an earlier time is a broken clock or a misread integer column.
-EARLIEST_TIME = pd.Timestamp("2009-01-01")
-LATEST_TIME = pd.Timestamp("2099-12-31")
+from .trip import (
+    DISTANCE,
+    DROPOFF,
+    DROPOFF_ZONE,
+    EARLIEST_TIME,
+    END_OF_TIME,
+    FIRST_YEAR,
+    LAST_YEAR,
+    MAX_LOCATION_ID,
+    MAX_TRIP_DISTANCE_MILES,
+    MIN_LOCATION_ID,
+    MIN_TRIP_DISTANCE_MILES,
+    PICKUP,
+    PICKUP_ZONE,
+)
 
-PICKUP = "pickup_datetime"
-DROPOFF = "dropoff_datetime"
 REASON = "reason"
 TIMESTAMP = pandas_engine.DateTime(unit="us")
 
@@ -56,8 +63,10 @@ def _location(column: str) -> pa.Column:
 def _time(column: str) -> pa.Column:
     return _column(
         TIMESTAMP,
-        f"{column} missing, unparseable or outside {EARLIEST_TIME:%Y}..{LATEST_TIME:%Y}",
-        pa.Check.in_range(EARLIEST_TIME, LATEST_TIME),
+        f"{column} missing, unparseable or outside {FIRST_YEAR}..{LAST_YEAR}",
+        pa.Check.in_range(
+            pd.Timestamp(EARLIEST_TIME), pd.Timestamp(END_OF_TIME), include_max=False
+        ),
     )
 
 
@@ -68,12 +77,13 @@ def _dropoff_not_before_pickup(frame: pd.DataFrame) -> pd.Series:
 
 INFERENCE_COLUMNS: dict[str, pa.Column] = {
     PICKUP: _time(PICKUP),
-    "PULocationID": _location("PULocationID"),
-    "DOLocationID": _location("DOLocationID"),
-    "trip_distance": _column(
+    PICKUP_ZONE: _location(PICKUP_ZONE),
+    DROPOFF_ZONE: _location(DROPOFF_ZONE),
+    DISTANCE: _column(
         "float64",
-        f"trip_distance missing or outside 0..{MAX_TRIP_DISTANCE_MILES:g} miles",
-        pa.Check.in_range(0.0, MAX_TRIP_DISTANCE_MILES),
+        f"{DISTANCE} missing or outside "
+        f"{MIN_TRIP_DISTANCE_MILES:g}..{MAX_TRIP_DISTANCE_MILES:g} miles",
+        pa.Check.in_range(MIN_TRIP_DISTANCE_MILES, MAX_TRIP_DISTANCE_MILES),
     ),
 }
 

@@ -1,13 +1,20 @@
-"""The API's request and response bodies, with the same bounds as the batch validation rules.
+"""The API's request and response bodies, with the bounds of batch validation (``trip.py``).
 
 Numbers are checked by hand before pydantic's own coercion: its lax mode would turn ``false`` into
 ``0.0`` and ``"7"`` into ``7``, which the OpenAPI schema says are invalid, while its strict mode
 would refuse ``94.0`` for an integer, which JSON Schema calls an integer. The validators below
 accept exactly what the schema describes, and the ``ge``/``le`` bounds stay in the schema.
+
+JSON Schema has no bounds for a date, so the pickup's years are in its ``pattern``, a regular
+expression of the valid calendar dates of those years; the validator uses the same expression. The
+schema leaves out ``format: date-time``: RFC 3339 requires seconds and an offset, which the API
+does not (a time without an offset is New York time), and a client or a test generator reading
+both would only produce the values they share.
 """
 
 from __future__ import annotations
 
+import calendar
 import math
 import re
 from datetime import datetime
@@ -16,25 +23,69 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
-from ..validation import MAX_LOCATION_ID, MAX_TRIP_DISTANCE_MILES, MIN_LOCATION_ID
+from ..trip import (
+    DISTANCE,
+    DROPOFF_ZONE,
+    FIRST_YEAR,
+    LAST_YEAR,
+    MAX_LOCATION_ID,
+    MAX_TRIP_DISTANCE_MILES,
+    MIN_LOCATION_ID,
+    MIN_TRIP_DISTANCE_MILES,
+    PICKUP,
+    PICKUP_ZONE,
+)
 
 NEW_YORK = ZoneInfo("America/New_York")
-# Time of day and weekday, all the model reads from a date, repeat every 400 Gregorian years.
-GREGORIAN_CYCLE_YEARS = 400
-# A date and a time, as ISO 8601 writes them; pydantic parses the rest (seconds, fraction, offset).
-DATE_TIME_PREFIX = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def years_pattern(first: int, last: int) -> str:
+    """The years ``first..last`` as a regular expression, one alternative per decade."""
+    parts = []
+    for decade in range(first // 10, last // 10 + 1):
+        low, high = max(first, decade * 10), min(last, decade * 10 + 9)
+        parts.append(str(low) if low == high else f"{decade}[{low % 10}-{high % 10}]")
+    return "|".join(parts)
+
+
+def date_time_pattern(first: int, last: int) -> str:
+    """ISO 8601 date and time of a real calendar day in ``first..last``, as pydantic parses it.
+
+    Written in the subset of regular expressions that Python and JSON Schema (ECMA 262) read
+    alike: ``[0-9]``, not ``\\d``, which Python extends to every Unicode digit.
+    """
+    leap_years = "|".join(str(year) for year in range(first, last + 1) if calendar.isleap(year))
+    month_day = (
+        "(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+        "|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
+        "|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+    )
+    date = f"(?:(?:{years_pattern(first, last)})-{month_day}|(?:{leap_years})-02-29)"
+    time = "[Tt ](?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:[.][0-9]{1,9})?)?"
+    offset = "(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):?[0-5][0-9])?"
+    return f"^{date}{time}{offset}$"
+
+
+PICKUP_PATTERN = re.compile(date_time_pattern(FIRST_YEAR, LAST_YEAR))
+
+
+def pickup_json_schema(schema: dict[str, Any]) -> None:
+    """The pickup as a string of ``PICKUP_PATTERN``, without ``format`` (see the module doc)."""
+    schema.pop("format", None)
+    schema["pattern"] = PICKUP_PATTERN.pattern
+
 
 EXAMPLE_TRIP: dict[str, Any] = {
-    "PULocationID": 74,
-    "DOLocationID": 42,
-    "trip_distance": 2.1,
-    "pickup_datetime": "2024-01-15T08:30:00",
+    PICKUP_ZONE: 74,
+    DROPOFF_ZONE: 42,
+    DISTANCE: 2.1,
+    PICKUP: "2024-01-15T08:30:00",
 }
 SECOND_EXAMPLE_TRIP: dict[str, Any] = {
-    "PULocationID": 166,
-    "DOLocationID": 236,
-    "trip_distance": 3.4,
-    "pickup_datetime": "2024-01-15T18:05:00-05:00",
+    PICKUP_ZONE: 166,
+    DROPOFF_ZONE: 236,
+    DISTANCE: 3.4,
+    PICKUP: "2024-01-15T18:05:00-05:00",
 }
 
 
@@ -62,14 +113,7 @@ def new_york_wall_time(value: datetime) -> datetime:
     """The pickup time as a New York clock shows it, which is what the model was trained on."""
     if value.tzinfo is None:
         return value
-    try:
-        return value.astimezone(NEW_YORK).replace(tzinfo=None)
-    except OverflowError:
-        # Within a day of 0001-01-01 or 9999-12-31 the converted time leaves the calendar; a
-        # whole Gregorian cycle away it has the same weekday, time of day and time-zone rules.
-        cycles = 1 if value.year < GREGORIAN_CYCLE_YEARS else -1
-        shifted = value.replace(year=value.year + cycles * GREGORIAN_CYCLE_YEARS)
-        return shifted.astimezone(NEW_YORK).replace(tzinfo=None)
+    return value.astimezone(NEW_YORK).replace(tzinfo=None)
 
 
 class Trip(BaseModel):
@@ -81,25 +125,31 @@ class Trip(BaseModel):
     )
 
     pickup_zone: int = Field(
-        alias="PULocationID",
+        alias=PICKUP_ZONE,
         ge=MIN_LOCATION_ID,
         le=MAX_LOCATION_ID,
         description="TLC taxi zone of the pickup.",
     )
     dropoff_zone: int = Field(
-        alias="DOLocationID",
+        alias=DROPOFF_ZONE,
         ge=MIN_LOCATION_ID,
         le=MAX_LOCATION_ID,
         description="TLC taxi zone of the dropoff.",
     )
     trip_distance: float = Field(
-        ge=0, le=MAX_TRIP_DISTANCE_MILES, description="Planned distance in miles."
+        alias=DISTANCE,
+        ge=MIN_TRIP_DISTANCE_MILES,
+        le=MAX_TRIP_DISTANCE_MILES,
+        description="Planned distance in miles.",
     )
     pickup_datetime: datetime = Field(
+        alias=PICKUP,
         description=(
-            "Pickup time, ISO 8601. Without an offset it is New York local time; with one, it is "
-            "converted to New York time. The model reads the time of day and the weekday."
+            f"Pickup time, ISO 8601 (`2024-01-15T08:30:00`), in the years {FIRST_YEAR}..{LAST_YEAR}"
+            " as written. Without an offset it is New York local time; with one, it is converted"
+            " to New York time. The model reads the time of day and the weekday."
         ),
+        json_schema_extra=pickup_json_schema,
     )
 
     @field_validator("pickup_zone", "dropoff_zone", mode="before")
@@ -116,8 +166,11 @@ class Trip(BaseModel):
     @classmethod
     def _iso_date_time(cls, value: object) -> object:
         # Pydantic alone would also read numbers and numeric strings as Unix timestamps.
-        if not isinstance(value, str) or not DATE_TIME_PREFIX.match(value):
-            raise ValueError("must be an ISO 8601 date and time, e.g. 2024-01-15T08:30:00")
+        if not isinstance(value, str) or not PICKUP_PATTERN.fullmatch(value):
+            raise ValueError(
+                f"must be an ISO 8601 date and time in {FIRST_YEAR}..{LAST_YEAR}, "
+                "e.g. 2024-01-15T08:30:00"
+            )
         return value
 
     @field_validator("pickup_datetime", mode="after")
