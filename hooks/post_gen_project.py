@@ -21,9 +21,17 @@ OPTIONAL_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
         "tests/test_api.py",
         "tests/test_prediction_log.py",
         "benchmarks",
+        # A job image only: the training Job and the retraining CronJob, no service.
+        "deploy/kubernetes/base/app",
+        "deploy/kubernetes/base/service.yaml",
+        "deploy/kubernetes/base/pdb.yaml",
+        "deploy/kubernetes/overlays",
     ),
     # With MLflow the file registry would be dead code: MLflow's registry backs the same interface.
-    ("experiment_tracking", "mlflow"): ("src/{package}/registry_files.py",),
+    ("experiment_tracking", "mlflow"): (
+        "src/{package}/registry_files.py",
+        "deploy/kubernetes/base/models-pvc.yaml",
+    ),
     ("experiment_tracking", "none"): (
         "src/{package}/registry_mlflow.py",
         "src/{package}/tracking.py",
@@ -31,7 +39,7 @@ OPTIONAL_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
     ),
     ("hyperparameter_tuning", "none"): ("src/{package}/tune.py", "tests/test_tune.py"),
     ("monitoring", "none"): ("src/{package}/monitor.py", "tests/test_monitor.py"),
-    ("docker", "no"): ("Dockerfile", ".dockerignore"),
+    ("docker", "no"): ("Dockerfile", ".dockerignore", "deploy"),
     ("ci", "github"): (".gitlab-ci.yml",),
     ("ci", "gitlab"): (".github",),
     ("ci", "none"): (".github", ".gitlab-ci.yml"),

@@ -67,7 +67,7 @@ FORBIDDEN: dict[tuple[str, str], tuple[str, ...]] = {
     ("experiment_tracking", "none"): ("mlflow", "tracking_uri"),
     ("hyperparameter_tuning", "none"): ("optuna", word("tune")),
     ("monitoring", "none"): ("evidently", word("monitor"), word("drift")),
-    ("docker", "no"): ("docker", "podman"),
+    ("docker", "no"): ("docker", "podman", "kubernetes", "kubectl", "kustomiz"),
     ("ci", "github"): ("gitlab",),
     ("ci", "gitlab"): (r"(?<![\w.])\.github\b", "github actions"),
     ("ci", "none"): ("gitlab", r"(?<![\w.])\.github\b", "github actions"),
