@@ -414,6 +414,32 @@ def test_black_is_clean_on_every_bake(grid: Grid):
         run([tool("black"), "--check", "--config", config, *files], TEMPLATE_ROOT)
 
 
+def distinct_sources(bakes: list[Bake]) -> list[Bake]:
+    """One bake per distinct package source and mypy configuration: mypy's verdict depends on
+    nothing else (docker, ci and the package manager leave ``src/`` alone)."""
+    chosen: dict[str, Bake] = {}
+    for bake in bakes:
+        digest = hashlib.sha256()
+        config = tomllib.loads((bake.root / "pyproject.toml").read_text(encoding="utf-8"))
+        digest.update(json.dumps(config["tool"]["mypy"], sort_keys=True).encode())
+        for path in sorted(bake.source.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(bake.root)).encode() + b"\0" + path.read_bytes())
+        chosen.setdefault(digest.hexdigest(), bake)
+    return list(chosen.values())
+
+
+def test_mypy_is_clean_on_every_distinct_package_source(grid: Grid, tmp_path: Path):
+    """`make lint`'s strict mypy, with the template's typed libraries (pydantic, fastapi, typer...);
+    the heavy untyped or optional ones are Any through the bake's own ignore list."""
+    bakes = grid.all_bakes()
+    distinct = distinct_sources(bakes)
+    assert len(distinct) < len(bakes) // 4
+    cache = tmp_path / "mypy-cache"  # shared: the libraries are analysed once, not per bake
+    for bake in distinct:
+        run([tool("mypy"), "--cache-dir", str(cache)], bake.root)
+
+
 @pytest.mark.parametrize("version", OTHER_PYTHONS)
 def test_python_version_sets_requires_python_and_tool_targets(grid: Grid, version: str):
     bake = grid.by_python[version]
