@@ -137,22 +137,25 @@ class InstalledProject:
         )
 
 
-def install(root: Path, answers: dict[str, str]) -> InstalledProject:
-    """Lock and install a bake with its package manager (the template's pinned one), once."""
+def install(root: Path, answers: dict[str, str], **env: str) -> InstalledProject:
+    """Lock and install a bake with its package manager (the template's pinned one), once.
+
+    ``env`` adds environment variables (the demo points the download caches at empty folders)."""
     if answers.get("package_manager") == "uv":
-        return install_with_uv(root, answers)
+        return install_with_uv(root, answers, **env)
     pyproject = root / "pyproject.toml"
     pyproject.write_text(
         pyproject.read_text(encoding="utf-8") + SIMPLE_INDEX_SOURCE, encoding="utf-8"
     )
     poetry = tool("poetry")
-    run([poetry, "lock"], root, timeout=900)
+    run([poetry, "lock"], root, timeout=900, env=clean_environment(**env))
     # --compile: without bytecode, every process of the bake would recompile MLflow (seconds each).
-    run([poetry, "install", "--compile"], root, timeout=1800)
+    run([poetry, "install", "--compile"], root, timeout=1800, env=clean_environment(**env))
     return InstalledProject(root=root, answers=answers)
 
 
-def install_with_uv(root: Path, answers: dict[str, str]) -> InstalledProject:
+def install_with_uv(root: Path, answers: dict[str, str], **env: str) -> InstalledProject:
     """The bake's own `make install` (uv lock + uv sync); uv needs no source block here."""
-    run(["make", "install", f"UV={tool('uv')}"], root, timeout=1800)
+    command = ["make", "install", f"UV={tool('uv')}"]
+    run(command, root, timeout=1800, env=clean_environment(**env))
     return InstalledProject(root=root, answers=answers)
