@@ -431,14 +431,19 @@ def distinct_sources(bakes: list[Bake]) -> list[Bake]:
 
 
 def test_mypy_is_clean_on_every_distinct_package_source(grid: Grid, tmp_path: Path):
-    """`make lint`'s strict mypy, with the template's typed libraries (pydantic, fastapi, typer...);
-    the heavy untyped or optional ones are Any through the bake's own ignore list."""
+    """`make lint`'s strict mypy, with the template's typed libraries (pydantic, fastapi, typer...).
+
+    The heavy ones (mlflow, lightgbm, optuna, evidently) are not installed here, so they are Any:
+    subclassing one, and an ignore that only their types need, are allowed in this run only. The
+    slow tier runs each installed bake's own `make lint` with every library present.
+    """
     bakes = grid.all_bakes()
     distinct = distinct_sources(bakes)
     assert len(distinct) < len(bakes) // 4
     cache = tmp_path / "mypy-cache"  # shared: the libraries are analysed once, not per bake
+    relaxed = ["--allow-subclassing-any", "--no-warn-unused-ignores"]
     for bake in distinct:
-        run([tool("mypy"), "--cache-dir", str(cache)], bake.root)
+        run([tool("mypy"), "--cache-dir", str(cache), *relaxed], bake.root)
 
 
 @pytest.mark.parametrize("version", OTHER_PYTHONS)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import lru_cache
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,7 @@ from pandas.tseries.holiday import USFederalHolidayCalendar
 from .trip import MAX_LOCATION_ID, MIN_LOCATION_ID
 
 # Trip records: a frame, or its columns as arrays under the same names.
-Trips = pd.DataFrame | Mapping[str, np.ndarray]
+Trips: TypeAlias = pd.DataFrame | Mapping[str, np.ndarray]
 ZONE_COLUMNS = ("PULocationID", "DOLocationID")
 # Fixed categories, so that one record at serving time is encoded exactly as at training time.
 ZONE_DTYPE = pd.CategoricalDtype(categories=range(MIN_LOCATION_ID, MAX_LOCATION_ID + 1))
@@ -77,9 +78,9 @@ def feature_matrix(trips: Trips) -> np.ndarray:
     one of those per request, because a DataFrame would cost more than computing the features.
     """
     pickup = pickup_times(trips)
-    pickup_zone = np.asarray(trips["PULocationID"], dtype=float)
-    dropoff_zone = np.asarray(trips["DOLocationID"], dtype=float)
-    distance = np.asarray(trips["trip_distance"], dtype=float)
+    pickup_zone = np.asarray(trips["PULocationID"], dtype=np.float64)
+    dropoff_zone = np.asarray(trips["DOLocationID"], dtype=np.float64)
+    distance = np.asarray(trips["trip_distance"], dtype=np.float64)
     days = pickup.astype("datetime64[D]")
     weekday = (days.astype(np.int64) + EPOCH_WEEKDAY) % 7
     columns = {
