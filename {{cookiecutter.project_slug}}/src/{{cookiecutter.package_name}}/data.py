@@ -99,7 +99,10 @@ def download_month(settings: DataSettings, month: str, *, overwrite: bool = Fals
     with atomic_write(target) as partial:
         try:
             # S310: the URL is the project's own setting (DATA__BASE_URL), never request input.
-            with urllib.request.urlopen(url, timeout=60) as response, partial.open("wb") as out:  # noqa: S310
+            with (
+                urllib.request.urlopen(url, timeout=60) as response,  # noqa: S310
+                partial.open("wb") as out,
+            ):
                 shutil.copyfileobj(response, out)
         except OSError as error:  # the network or the disk: either way, not downloaded
             raise DataError(f"{url}: download failed: {error}") from error
