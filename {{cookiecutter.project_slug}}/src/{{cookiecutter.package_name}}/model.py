@@ -54,7 +54,9 @@ class TripDurationModel:
     params: dict[str, object] = field(default_factory=dict)
 
     @classmethod
-    def fit(cls, trips: pd.DataFrame, target: pd.Series, params: TrainingSettings, seed: int):
+    def fit(
+        cls, trips: pd.DataFrame, target: pd.Series, params: TrainingSettings, seed: int
+    ) -> TripDurationModel:
         estimator = build_estimator(params, seed)
         estimator.fit(
             feature_matrix(trips),

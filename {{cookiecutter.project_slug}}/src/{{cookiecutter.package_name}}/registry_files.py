@@ -13,6 +13,7 @@ import tempfile
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import joblib
 import pandas as pd
@@ -31,13 +32,13 @@ class FileRegistry:
         self.name = name
         self.home = root / name
 
-    def _read_index(self) -> dict:
+    def _read_index(self) -> dict[str, Any]:
         path = self.home / INDEX_FILE
         if not path.exists():
             return {"name": self.name, "versions": [], "aliases": {}}
         return json.loads(path.read_text(encoding="utf-8"))
 
-    def _write_index(self, index: dict) -> None:
+    def _write_index(self, index: dict[str, Any]) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(
             "w", dir=self.home, suffix=".tmp", delete=False, encoding="utf-8"

@@ -16,6 +16,7 @@ import warnings
 from datetime import UTC, datetime
 from importlib import metadata as package_metadata
 from pathlib import Path
+from typing import Any
 
 import joblib
 import mlflow
@@ -24,6 +25,7 @@ import pandas as pd
 from mlflow.entities.model_registry import ModelVersion as MlflowModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature, infer_signature
+from mlflow.pyfunc.model import PythonModel, PythonModelContext
 
 from .config import RegistrySettings
 from .model import TripDurationModel
@@ -38,13 +40,18 @@ METADATA_ARTIFACT = "metadata.json"
 RUNTIME_PACKAGES = ("cloudpickle", "joblib", *TRACKED_PACKAGES)
 
 
-class TripDurationPyfunc(mlflow.pyfunc.PythonModel):
+class TripDurationPyfunc(PythonModel):
     """Lets MLflow's tools load and call the shipped ``TripDurationModel`` (raw trips in)."""
 
-    def load_context(self, context) -> None:
+    def load_context(self, context: PythonModelContext) -> None:
         self.model: TripDurationModel = joblib.load(context.artifacts[MODEL_ARTIFACT])
 
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:
+    def predict(
+        self,
+        context: PythonModelContext,
+        model_input: pd.DataFrame,
+        params: dict[str, Any] | None = None,
+    ) -> np.ndarray:
         return self.model.predict(model_input)
 
 
@@ -178,9 +185,12 @@ class MlflowRegistry:
     def _describe(self, registered: MlflowModelVersion) -> ModelVersion:
         """The version with its run's metrics and the metadata the run recorded."""
         client = self.client
-        run = client.get_run(registered.run_id)
+        run_id = registered.run_id
+        if run_id is None:  # registered by hand, outside a training run: nothing to describe it
+            raise MlflowException(f"{self.name} version {registered.version} has no run")
+        run = client.get_run(run_id)
         with tempfile.TemporaryDirectory() as scratch:
-            path = client.download_artifacts(registered.run_id, METADATA_ARTIFACT, scratch)
+            path = client.download_artifacts(run_id, METADATA_ARTIFACT, scratch)
             recorded = json.loads(Path(path).read_text(encoding="utf-8"))
         return ModelVersion(
             name=self.name,
