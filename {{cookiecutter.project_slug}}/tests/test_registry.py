@@ -17,7 +17,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from {{ cookiecutter.package_name }}.cli import app
 from {{ cookiecutter.package_name }}.config import ENV_PREFIX, Settings
 {%- if cookiecutter.experiment_tracking == "none" %}
 from {{ cookiecutter.package_name }}.model import MODEL_FILE
@@ -31,9 +33,10 @@ from {{ cookiecutter.package_name }}.registry_files import INDEX_FILE, STAGING_P
 from {{ cookiecutter.package_name }}.train import run_training
 from {{ cookiecutter.package_name }}.versions import CHAMPION, ModelLoadError
 
-from .conftest import isolated_environment, isolated_settings
+from .conftest import SAMPLE_DIR, isolated_environment, isolated_settings
 
 pytestmark = pytest.mark.slow
+runner = CliRunner()
 MODEL_ERROR_EXIT_CODE = 5
 
 
@@ -89,27 +92,6 @@ def champion(settings: Settings) -> tuple[Settings, Path]:
     return settings, stored_model_file(settings, 1)
 
 
-def cli(environment_root: Path, *args: str) -> subprocess.CompletedProcess:
-    """The command line in a process of its own, as an operator runs it."""
-    environment = {**os.environ, **isolated_environment(environment_root)}
-    return subprocess.run(
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}.cli", *args],
-        cwd=environment_root,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-
-
-def error_line(result: subprocess.CompletedProcess) -> str:
-    """The command's one error line (logs go to stderr too: take the line it prints last)."""
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert "Traceback" not in result.stderr, result.stderr
-    return lines[-1]
-
-
 @pytest.mark.parametrize("forged_checksum", [False, True], ids=["as placed", "checksum forged"])
 def test_a_pickle_bomb_where_the_model_lives_is_never_executed(
     champion: tuple[Settings, Path], tmp_path: Path, forged_checksum: bool
@@ -142,9 +124,21 @@ def test_a_one_byte_change_is_refused(champion: tuple[Settings, Path]):
         load_model(settings)
 
 
+COMMANDS_THAT_LOAD_THE_CHAMPION = [
+    ["evaluate"],
+    ["predict", str(SAMPLE_DIR / "green_tripdata_2024-01.parquet"), "out.parquet"],
+{%- if cookiecutter.serving == "fastapi" %}
+    ["serve", "--port", "1"],  # stops before it binds
+{%- endif %}
+{%- if cookiecutter.monitoring == "evidently" %}
+    ["monitor", "--current", "2024-01"],
+{%- endif %}
+]
+
+
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "missing"])
-def test_a_broken_champion_is_one_line_and_train_replaces_it(tmp_path: Path, damage: str):
-    settings = isolated_settings(tmp_path)
+def test_a_broken_champion_is_one_line_and_train_replaces_it(isolated_env: Path, damage: str):
+    settings = isolated_settings(isolated_env)
     run_training(settings)
     model_file = stored_model_file(settings, 1)
     if damage == "truncated":
@@ -154,47 +148,79 @@ def test_a_broken_champion_is_one_line_and_train_replaces_it(tmp_path: Path, dam
     else:
         model_file.unlink()
 
-    evaluated = cli(tmp_path, "evaluate")
-    assert evaluated.returncode == MODEL_ERROR_EXIT_CODE
-    line = error_line(evaluated)
-    assert line.startswith("error: model 'champion' (version 1) cannot be loaded:"), line
-    assert model_file.name in line
+    for command in COMMANDS_THAT_LOAD_THE_CHAMPION:
+        result = runner.invoke(app, command)
+        assert result.exit_code == MODEL_ERROR_EXIT_CODE, (command, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        line = result.stderr.strip().splitlines()[-1]
+        assert line.startswith("error: model 'champion' (version 1) cannot be loaded:"), line
+        assert model_file.name in line
 
-    trained = cli(tmp_path, "train")
-    assert trained.returncode == 0, trained.stderr
+    trained = runner.invoke(app, ["train"])
+    assert trained.exit_code == 0, trained.output
     assert "cannot be loaded" in trained.stderr  # the warning
     _, version = load_model(settings)
     assert version.version == 2
 
 
-def test_a_broken_index_is_one_line(tmp_path: Path):
+def test_a_broken_index_is_one_line(isolated_env: Path):
 {%- if cookiecutter.experiment_tracking == "mlflow" %}
-    database = tmp_path / "mlflow.db"
-    database.write_bytes(b"not a database" * 100)
+    (isolated_env / "mlflow.db").write_bytes(b"not a database" * 100)
 {%- else %}
-    index = tmp_path / "models" / "{{ cookiecutter.project_slug }}" / INDEX_FILE
+    index = isolated_env / "models" / "{{ cookiecutter.project_slug }}" / INDEX_FILE
     index.parent.mkdir(parents=True)
     index.write_text("{not json", encoding="utf-8")
 {%- endif %}
-    evaluated = cli(tmp_path, "evaluate")
-    assert evaluated.returncode == MODEL_ERROR_EXIT_CODE, evaluated.stderr
-    assert error_line(evaluated).startswith("error: ")
+    for command in (["evaluate"], ["train"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == MODEL_ERROR_EXIT_CODE, (command, result.output)
+        assert result.stderr.strip().splitlines()[-1].startswith("error: "), result.stderr
+
+
+# A `train` that waits, just before it opens the registry, until all of them are there: the
+# comparisons and registrations then overlap as much as they can.
+ALIGNED_CHILD = """
+import os, sys, time
+from pathlib import Path
+
+from {{ cookiecutter.package_name }} import train
+
+barrier, count = Path(sys.argv[1]), int(sys.argv[2])
+original = train.open_registry
+
+
+def aligned(settings):
+    (barrier / str(os.getpid())).touch()
+    deadline = time.monotonic() + 300
+    while len(list(barrier.iterdir())) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return original(settings)
+
+
+train.open_registry = aligned
+from {{ cookiecutter.package_name }}.cli import app
+
+app(["train"])
+"""
 
 
 def test_concurrent_trainings_lose_no_version_and_promote_the_best(tmp_path: Path):
     """Four `train` processes at once, of different quality: all registered, the best champion."""
     environment = {**os.environ, **isolated_environment(tmp_path)}
     environment[f"{ENV_PREFIX}TRAINING__PROMOTION_MARGIN"] = "0"
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    trees = (3, 150, 10, 40)
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "{{ cookiecutter.package_name }}.cli", "train"],
+            [sys.executable, "-c", ALIGNED_CHILD, str(barrier), str(len(trees))],
             cwd=tmp_path,
-            env={**environment, f"{ENV_PREFIX}TRAINING__N_ESTIMATORS": str(trees)},
+            env={**environment, f"{ENV_PREFIX}TRAINING__N_ESTIMATORS": str(count)},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for trees in (3, 150, 10, 40)
+        for count in trees
     ]
     outputs = [process.communicate(timeout=600) for process in processes]
     assert [process.returncode for process in processes] == [0, 0, 0, 0], outputs
@@ -224,6 +250,7 @@ def killed(*args, **kwargs):
 
 
 setattr(target, name, killed)
+from {{ cookiecutter.package_name }}.cli import app
 
 app(["train"])
 """
