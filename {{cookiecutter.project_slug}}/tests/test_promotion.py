@@ -23,7 +23,7 @@ class Scored:
 
 @dataclass
 class MemoryRegistry:
-    """A registry without a lock, like a remote MLflow server: others may move aliases anytime."""
+    """A registry without a lock, like a remote registry server: others may move aliases anytime."""
 
     models: dict[int, Scored | None] = field(default_factory=dict)
     aliases: dict[str, int] = field(default_factory=dict)

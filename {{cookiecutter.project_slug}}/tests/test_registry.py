@@ -295,7 +295,7 @@ def test_a_killed_training_leaves_a_registry_the_next_one_accepts(tmp_path: Path
     assert numbers == sorted(set(numbers))
     assert numbers[0] == 1
     assert result.version.version in numbers
-    _, champion = load_model(settings)  # what `serve`, `evaluate` and `predict` do first
+    _, champion = load_model(settings)  # what every command that uses the champion does first
     assert champion.version == 1
     registry.load(result.version.version)
 {%- if cookiecutter.experiment_tracking == "none" %}

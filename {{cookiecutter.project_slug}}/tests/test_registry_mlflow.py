@@ -187,8 +187,10 @@ def test_an_unreachable_server_is_one_line_without_credentials(tmp_path: Path, c
     }
     if command[0] == "predict":
         command = [command[0], str(Path(__file__).parents[1] / command[1]), command[2]]
+{%- if cookiecutter.serving == "fastapi" %}
     if command[0] == "serve":  # it must stop before it binds; if not, it finds no client either
         command = [command[0], "--port", str(closed_port())]
+{%- endif %}
     result = subprocess.run(
         [sys.executable, "-m", "{{ cookiecutter.package_name }}.cli", *command],
         cwd=tmp_path,

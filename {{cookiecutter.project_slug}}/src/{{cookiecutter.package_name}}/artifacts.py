@@ -1,8 +1,8 @@
 """A registered model's files: checksums recorded at registration and checked before loading.
 
-Both registries store the same two files (``model.MODEL_FILE`` in LightGBM's text format, or the
-MLflow LightGBM flavour's copy of it, and ``model.CONTRACT_FILE``) and a sha256 of each. A file
-that was changed after registration is refused before any parser reads it.
+Every registry stores the same two files (the booster in LightGBM's text format, and
+``model.CONTRACT_FILE``) and a sha256 of each. A file that was changed after registration is
+refused before any parser reads it.
 """
 
 from __future__ import annotations

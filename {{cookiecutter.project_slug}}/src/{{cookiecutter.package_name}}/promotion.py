@@ -84,7 +84,7 @@ def promote(
     """Move ``champion`` (or ``challenger``) to the candidate, on a comparison that is current.
 
     Under the registry's lock the champion cannot change between the comparison and the move. A
-    store without one (a remote MLflow server) is re-read just before the move, and the candidate
+    store without one (a remote registry server) is re-read just before the move, and the candidate
     compared again if another job promoted a model in the meantime.
     """
     with registry.lock():

@@ -46,7 +46,7 @@ MODEL_ARTIFACT = "model"
 FLAVOR_MODEL_FILE = "model.lgb"
 METADATA_ARTIFACT = "metadata.json"
 SHA256_TAG = "sha256."
-# What MLflow's LightGBM flavour needs to load the model elsewhere (`mlflow models serve`).
+# What MLflow's LightGBM flavour needs to load the model elsewhere (MLflow's model server).
 RUNTIME_PACKAGES = ("lightgbm", "numpy", "pandas", "scikit-learn")
 # Signs of a server that cannot be reached, in MLflow's and requests' messages.
 UNREACHABLE = ("Max retries exceeded", "Connection refused", "Failed to establish", "timed out")
