@@ -175,7 +175,11 @@ class MlflowRegistry:
                 pip_requirements=pip_requirements(),
             )
             # The checksums of the files as the store holds them, read back from it.
-            stored = Path(mlflow.artifacts.download_artifacts(info.model_uri, dst_path=scratch))
+            stored = Path(
+                mlflow.artifacts.download_artifacts(
+                    info.model_uri, dst_path=str(Path(scratch, "stored"))
+                )
+            )
             sums = checksums(stored / FLAVOR_MODEL_FILE, saved[CONTRACT_FILE])
             registered = mlflow.register_model(info.model_uri, self.name)
             client = self.client
