@@ -37,7 +37,7 @@ from .conftest import SAMPLE_DIR, isolated_environment, isolated_settings
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
-MODEL_ERROR_EXIT_CODE = 5
+MODEL_ERROR_EXIT_CODE = 6
 
 
 class Bomb:

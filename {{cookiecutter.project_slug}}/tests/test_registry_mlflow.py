@@ -200,7 +200,7 @@ def test_an_unreachable_server_is_one_line_without_credentials(tmp_path: Path, c
         timeout=300,
         check=False,
     )
-    assert result.returncode == 6, result.stderr
+    assert result.returncode == 7, result.stderr
     assert "secret" not in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]
