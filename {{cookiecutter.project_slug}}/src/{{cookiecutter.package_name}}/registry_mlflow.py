@@ -25,7 +25,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from importlib import metadata as package_metadata
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import Any
 
 import mlflow
 import pandas as pd
@@ -51,15 +51,13 @@ RUNTIME_PACKAGES = ("lightgbm", "numpy", "pandas", "scikit-learn")
 # Signs of a server that cannot be reached, in MLflow's and requests' messages.
 UNREACHABLE = ("Max retries exceeded", "Connection refused", "Failed to establish", "timed out")
 
-Params = ParamSpec("Params")
-Result = TypeVar("Result")
 
-
-def mlflow_errors(method: Callable[Params, Result]) -> Callable[Params, Result]:
+# Without type variables: Python 3.12+ bakes' ruff wants PEP 695 syntax, which 3.11 lacks.
+def mlflow_errors(method: Callable[..., Any]) -> Callable[..., Any]:
     """MLflow and connection errors as one-line RegistryErrors, without credentials."""
 
     @functools.wraps(method)
-    def wrapper(*args: Params.args, **kwargs: Params.kwargs) -> Result:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return method(*args, **kwargs)
         except (RegistryError, LookupError):
