@@ -96,4 +96,5 @@ def setup_logging(settings: LoggingSettings) -> None:
             rotation=settings.rotation,
             retention=settings.retention,
             diagnose=False,
+            delay=True,  # no empty file from a process that is reconfigured before it logs
         )
