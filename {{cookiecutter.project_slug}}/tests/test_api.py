@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from loguru import logger
+from pydantic import BaseModel
 
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.data import INFERENCE_COLUMNS, split_for_inference, to_trips
@@ -368,19 +369,22 @@ def test_health_and_single_trips_answer_while_a_batch_body_is_parsed(
     """A large body is parsed on a worker thread: held there, it leaves the event loop free."""
     settings, _ = trained
     parsing, release, parsed = threading.Event(), threading.Event(), threading.Event()
-    parse_json = app_module.parse_json
+    batch_request_model = app_module.batch_request_model
 
-    def held_parse(model: Any, raw: bytes) -> Any:
-        if len(raw) < app_module.THREAD_PARSE_MIN_BYTES:
-            return parse_json(model, raw)
-        parsing.set()
-        release.wait(timeout=20)  # never set in time if this blocked the loop: then it fails
-        try:
-            return parse_json(model, raw)
-        finally:
-            parsed.set()
+    def held_batch_request_model(max_trips: int) -> type[BaseModel]:
+        class HeldBatchRequest(batch_request_model(max_trips)):  # type: ignore[misc]
+            @classmethod
+            def model_validate_json(cls, raw: Any, **options: Any) -> Any:
+                parsing.set()
+                release.wait(timeout=20)  # not set in time if this blocks the loop: then it fails
+                try:
+                    return super().model_validate_json(raw, **options)
+                finally:
+                    parsed.set()
 
-    monkeypatch.setattr(app_module, "parse_json", held_parse)
+        return HeldBatchRequest
+
+    monkeypatch.setattr(app_module, "batch_request_model", held_batch_request_model)
     trips = [with_(trip_distance=1.0 + index / 100) for index in range(1000)]
 
     async def scenario() -> tuple[int, int, bool, int]:
