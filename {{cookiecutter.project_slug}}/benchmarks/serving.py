@@ -239,16 +239,39 @@ def scrape(url: str) -> dict[str, float]:
     return {name: float(value) for name, value in re.findall(rf"^({wanted}) (\S+)$", text, re.M)}
 
 
+def process_cpu_seconds(pid: int) -> float | None:
+    """CPU time of a local process from /proc (Linux), for a server without /metrics."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(
-    load, url: str, path: str, body: str, *, seconds: int, connections: int, label: str = ""
+    load,
+    url: str,
+    path: str,
+    body: str,
+    *,
+    seconds: int,
+    connections: int,
+    label: str = "",
+    pid: int | None = None,
 ) -> LoadResult:
-    """One load phase, plus the server's CPU time per request (robust to other load on the host)
-    when the server has /metrics (``label`` names a server without them)."""
-    if label:
-        return replace(load(url, path, body, seconds, connections), path=label)
-    before = scrape(url).get("process_cpu_seconds_total")
+    """One load phase, plus the server's CPU time per request (robust to other load on the host):
+    from its /metrics, or for a server without them (``label``, ``pid``) from /proc."""
+
+    def cpu() -> float | None:
+        if pid is not None:
+            return process_cpu_seconds(pid)
+        return scrape(url).get("process_cpu_seconds_total")
+
+    before = cpu()
     result = load(url, path, body, seconds, connections)
-    after = scrape(url).get("process_cpu_seconds_total")
+    after = cpu()
+    if label:
+        result = replace(result, path=label)
     served = result.requests_per_second * seconds
     if before is None or after is None or served == 0:
         return result
@@ -269,28 +292,22 @@ def combine(rounds: list[LoadResult]) -> LoadResult:
 
 
 def measure_rounds(
-    load, url: str, bare_url: str, body: str, args: argparse.Namespace
+    load, url: str, bare: tuple[str, int], body: str, args: argparse.Namespace
 ) -> list[LoadResult]:
     """/health, /predict and the bare app in alternating rounds, so that a change in the
     machine's other load during the run falls on all alike instead of on whichever ran last."""
     seconds = max(1, round(args.duration / args.rounds))
+    bare_url, bare_pid = bare
     phases = (("/health", url, "/health", ""), ("/predict", url, "/predict", body))
     phases += ((BARE, bare_url, "/predict", body),)
     rounds: dict[str, list[LoadResult]] = {name: [] for name, *_ in phases}
     for _ in range(args.rounds):
         for name, base, path, payload in phases:
-            label = name if base == bare_url else ""
-            rounds[name].append(
-                measure(
-                    load,
-                    base,
-                    path,
-                    payload,
-                    seconds=seconds,
-                    connections=args.connections,
-                    label=label,
-                )
+            other = {"label": name, "pid": bare_pid} if base == bare_url else {}
+            result = measure(
+                load, base, path, payload, seconds=seconds, connections=args.connections, **other
             )
+            rounds[name].append(result)
     return [combine(results) for results in rounds.values()]
 
 
@@ -451,7 +468,7 @@ def main() -> int:
         for base, path, payload in ((url, "/health", ""), (url, "/predict", body)):
             load(base, path, payload, WARM_UP_SECONDS, args.connections)  # not reported
         load(bare_url, "/predict", body, WARM_UP_SECONDS, args.connections)
-        results = measure_rounds(load, url, bare_url, body, args)
+        results = measure_rounds(load, url, (bare_url, bare.pid), body, args)
         model_calls = scrape(url)
         stop_server(bare)
         seconds = max(5, round(args.duration / args.rounds))
@@ -464,23 +481,7 @@ def main() -> int:
         shutil.rmtree(bare_folder, ignore_errors=True)
 
     print_report(results, args, tool)
-    health, predict, bare_predict = results
-    ratio = predict.requests_per_second / health.requests_per_second
-    print(f"\n/predict vs /health req/s: {ratio:.0%} (target >= {TARGET_RATIO:.0%})")
-    bare_ratio = predict.requests_per_second / bare_predict.requests_per_second
-    print(
-        f"/predict vs a bare FastAPI endpoint with a pydantic body, req/s: {bare_ratio:.2f}x "
-        f"(target >= {TARGET_BARE_RATIO:.1f}x)"
-    )
-    print(f"/predict p99: {predict.p99_ms:.1f} ms (target < {TARGET_P99_MS:.0f} ms)")
-    if model_calls.get("model_trips_per_call_count"):
-        gathered = (
-            model_calls["model_trips_per_call_sum"] / model_calls["model_trips_per_call_count"]
-        )
-        print(f"trips per model call (concurrent single requests are gathered): {gathered:.1f}")
-    if health.cpu_ms_per_request and predict.cpu_ms_per_request:
-        cpu_ratio = health.cpu_ms_per_request / predict.cpu_ms_per_request
-        print(f"/predict vs /health by server CPU per request: {cpu_ratio:.0%}")
+    print_ratios(results, model_calls)
     if tool == "locust":
         print("locust is one Python process and often saturates before the server does: trust the")
         print("CPU-per-request ratio over the req/s ratio, or install wrk.")
@@ -498,6 +499,29 @@ def main() -> int:
     )
     print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     return 0
+
+
+def print_ratios(results: list[LoadResult], model_calls: dict[str, float]) -> None:
+    health, predict, bare_predict = results
+    ratio = predict.requests_per_second / health.requests_per_second
+    print(f"\n/predict vs /health req/s: {ratio:.0%} (target >= {TARGET_RATIO:.0%})")
+    bare_ratio = predict.requests_per_second / bare_predict.requests_per_second
+    print(
+        f"/predict vs a bare FastAPI endpoint with a pydantic body, req/s: {bare_ratio:.2f}x "
+        f"(target >= {TARGET_BARE_RATIO:.1f}x)"
+    )
+    if bare_predict.cpu_ms_per_request and predict.cpu_ms_per_request:
+        cpu_ratio = bare_predict.cpu_ms_per_request / predict.cpu_ms_per_request
+        print(f"/predict vs the bare endpoint by server CPU per request: {cpu_ratio:.2f}x")
+    print(f"/predict p99: {predict.p99_ms:.1f} ms (target < {TARGET_P99_MS:.0f} ms)")
+    if model_calls.get("model_trips_per_call_count"):
+        gathered = (
+            model_calls["model_trips_per_call_sum"] / model_calls["model_trips_per_call_count"]
+        )
+        print(f"trips per model call (concurrent single requests are gathered): {gathered:.1f}")
+    if health.cpu_ms_per_request and predict.cpu_ms_per_request:
+        cpu_ratio = health.cpu_ms_per_request / predict.cpu_ms_per_request
+        print(f"/predict vs /health by server CPU per request: {cpu_ratio:.0%}")
 
 
 if __name__ == "__main__":

@@ -8,9 +8,11 @@ No ``from __future__ import annotations`` here: FastAPI reads the endpoints' ann
 runtime, and the batch body is a class built inside ``create_app`` (its limit is a setting).
 """
 
+import asyncio
 import gc
 import math
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, cast
@@ -25,7 +27,6 @@ from prometheus_client.registry import Collector
 from prometheus_fastapi_instrumentator import Instrumentator
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
-from starlette.concurrency import run_in_threadpool
 
 from .. import __doc__ as package_doc
 from .. import __version__
@@ -57,8 +58,11 @@ BYTES_PER_TRIP = 512
 BODY_OVERHEAD_BYTES = 64 * 1024
 # Bodies from this size on (about 500 trips) are parsed on a worker thread: a 10,000-trip body
 # takes tens of milliseconds, during which the event loop would answer nobody else. Below it,
-# the hand-off to a thread costs more than the parse.
+# the hand-off to a thread costs more than the parse. One thread for all: parses hold the GIL,
+# and every further thread that wants it delays the loop more (Starlette's 40-thread pool did
+# worse than one in `make bench`).
 THREAD_PARSE_MIN_BYTES = 64 * 1024
+PARSER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parse")
 
 
 def error_response(description: str, example: str) -> dict[str, Any]:
@@ -130,7 +134,8 @@ async def read_body(request: Request, model: type[BaseModel]) -> BaseModel:
             [{"loc": ("body",), "msg": "Field required", "type": "missing"}]
         )
     if len(raw) >= THREAD_PARSE_MIN_BYTES:
-        return await run_in_threadpool(parse_json, model, raw)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(PARSER, parse_json, model, raw)
     return parse_json(model, raw)
 
 
