@@ -13,15 +13,22 @@ that every worker process imports it, and it reads the setting from the environm
 from __future__ import annotations
 
 import asyncio
+from functools import cache
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from ..config import get_settings
+from ..config import load_settings
 
 REQUEST_TIMEOUT = (
     b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
     b"content-length: 33\r\nconnection: close\r\n\r\nrequest headers not sent in time\n"
 )
+
+
+@cache
+def header_timeout() -> float:
+    """The setting, read once per process (uvicorn makes a protocol object per connection)."""
+    return load_settings().serving.header_timeout
 
 
 class HeaderDeadlineProtocol(HttpToolsProtocol):
@@ -47,8 +54,7 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
 
     def _arm_header_timer(self) -> None:
         if self._header_timer is None:
-            timeout = get_settings().serving.header_timeout
-            self._header_timer = self.loop.call_later(timeout, self._headers_too_slow)
+            self._header_timer = self.loop.call_later(header_timeout(), self._headers_too_slow)
 
     def _cancel_header_timer(self) -> None:
         if self._header_timer is not None:
