@@ -543,11 +543,15 @@ def test_single_trips_wait_for_a_running_batch_off_the_event_loop(trained):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
                 model_lock.acquire()  # as a batch on the worker thread would
-                loop = asyncio.get_running_loop()
-                loop.call_later(0.2, model_lock.release)
-                started = loop.time()
+                released = threading.Event()
+
+                def release() -> None:
+                    released.set()
+                    model_lock.release()
+
+                asyncio.get_running_loop().call_later(0.2, release)
                 singles = await asyncio.gather(*(http.post("/predict", json=t) for t in trips))
-                waited = loop.time() - started >= 0.2
+                waited = released.is_set()
                 batch = await http.post("/predict/batch", json={"trips": trips})
         return (
             [single.json()["predicted_duration_minutes"] for single in singles],
