@@ -31,11 +31,11 @@ def test_a_message_or_context_value_cannot_forge_a_line(log_file: Path):
     setup_logging(LoggingSettings(file=log_file))
     forged = "2026-01-01 00:00:00.000 | INFO | forged"
     with logger.contextualize(request_id="id\nINFO forged id"):
-        logger.info("GET {} 404", f"/health\n{forged}\x1b[2J")
+        logger.info("GET {} 404", f"/trips\n{forged}\x1b[2J")
     logger.remove()
     lines = log_file.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 1
-    assert lines[0].endswith(f"GET /health\\n{forged}\\x1b[2J 404")
+    assert lines[0].endswith(f"GET /trips\\n{forged}\\x1b[2J 404")
 
 
 def test_a_json_line_is_escaped_too(log_file: Path):
