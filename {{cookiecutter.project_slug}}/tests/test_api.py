@@ -20,13 +20,13 @@ from fastapi.testclient import TestClient
 from loguru import logger
 from pydantic import BaseModel
 
+import {{ cookiecutter.package_name }}.serving.app as app_module
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.data import INFERENCE_COLUMNS, split_for_inference, to_trips
 from {{ cookiecutter.package_name }}.features import FEATURE_NAMES
 from {{ cookiecutter.package_name }}.model import TripDurationModel
 from {{ cookiecutter.package_name }}.predict import PREDICTION, predict_file
 from {{ cookiecutter.package_name }}.registry import load_model
-from {{ cookiecutter.package_name }}.serving import app as app_module
 from {{ cookiecutter.package_name }}.serving.app import create_app
 from {{ cookiecutter.package_name }}.serving.predictor import LoadedModel
 from {{ cookiecutter.package_name }}.train import TrainingResult
