@@ -48,7 +48,7 @@ def strip_credentials(text: str) -> str:
     return URI_CREDENTIALS.sub(r"\g<scheme>***@", text)
 
 
-def _without_credentials(record) -> None:
+def _without_credentials(record: Record) -> None:
     """Patches every record, so no sink ever writes a password found in a URI."""
     if "://" in record["message"]:
         record["message"] = strip_credentials(record["message"])
