@@ -22,21 +22,23 @@ from pydantic import BaseModel
 
 import {{ cookiecutter.package_name }}.serving.app as app_module
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.data import INFERENCE_COLUMNS, split_for_inference, to_trips
+from {{ cookiecutter.package_name }}.data import split_for_inference, to_trips
 from {{ cookiecutter.package_name }}.features import FEATURE_NAMES
 from {{ cookiecutter.package_name }}.model import TripDurationModel
-from {{ cookiecutter.package_name }}.predict import PREDICTION, predict_file
+from {{ cookiecutter.package_name }}.predict import predict_file
 from {{ cookiecutter.package_name }}.registry import load_model
 from {{ cookiecutter.package_name }}.serving.app import create_app
 from {{ cookiecutter.package_name }}.serving.predictor import LoadedModel
 from {{ cookiecutter.package_name }}.train import TrainingResult
 from {{ cookiecutter.package_name }}.trip import (
     FIRST_YEAR,
+    INFERENCE_COLUMNS,
     LAST_YEAR,
     MAX_LOCATION_ID,
     MAX_TRIP_DISTANCE_MILES,
     MIN_LOCATION_ID,
     MIN_TRIP_DISTANCE_MILES,
+    PREDICTION,
 )
 
 from .conftest import SAMPLE_DIR

@@ -17,8 +17,9 @@ from typer.testing import CliRunner
 
 from {{ cookiecutter.package_name }}.cli import app
 from {{ cookiecutter.package_name }}.config import ENV_PREFIX, Settings
-from {{ cookiecutter.package_name }}.predict import PREDICTION, REJECTION
+from {{ cookiecutter.package_name }}.predict import REJECTION
 from {{ cookiecutter.package_name }}.train import TrainingResult
+from {{ cookiecutter.package_name }}.trip import PREDICTION
 
 from .conftest import SAMPLE_DIR, isolated_environment
 

@@ -11,15 +11,13 @@ import pytest
 
 from {{ cookiecutter.package_name }}.config import DataSettings
 from {{ cookiecutter.package_name }}.data import (
-    DURATION,
-    SOURCE_NAMES,
-    TRAINING_COLUMNS,
     DataError,
     clean_for_training,
     load_month,
     normalize,
     read_trips,
 )
+from {{ cookiecutter.package_name }}.trip import DURATION, SOURCE_NAMES, TRAINING_COLUMNS
 
 from .conftest import SAMPLE_DIR
 

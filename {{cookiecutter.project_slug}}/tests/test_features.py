@@ -6,13 +6,14 @@ import numpy as np
 import pandas as pd
 import pandas.testing as pdt
 
-from {{ cookiecutter.package_name }}.data import INFERENCE_COLUMNS, read_trips
+from {{ cookiecutter.package_name }}.data import read_trips
 from {{ cookiecutter.package_name }}.features import (
     FEATURE_NAMES,
     ZONE_DTYPE,
     build_features,
     feature_matrix,
 )
+from {{ cookiecutter.package_name }}.trip import INFERENCE_COLUMNS
 
 from .conftest import SAMPLE_DIR
 

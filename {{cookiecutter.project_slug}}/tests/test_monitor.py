@@ -12,10 +12,11 @@ from typer.testing import CliRunner
 
 from {{ cookiecutter.package_name }}.cli import TOO_FEW_ROWS_EXIT_CODE, app
 from {{ cookiecutter.package_name }}.config import ENV_PREFIX, Settings
-from {{ cookiecutter.package_name }}.data import INFERENCE_COLUMNS, read_trips
+from {{ cookiecutter.package_name }}.data import read_trips
 from {{ cookiecutter.package_name }}.features import FEATURE_NAMES
-from {{ cookiecutter.package_name }}.monitor import DRIFT_EXIT_CODE, PREDICTION, run_monitor
+from {{ cookiecutter.package_name }}.monitor import DRIFT_EXIT_CODE, run_monitor
 from {{ cookiecutter.package_name }}.train import TrainingResult
+from {{ cookiecutter.package_name }}.trip import INFERENCE_COLUMNS, PREDICTION
 
 from .conftest import SAMPLE_DIR
 

@@ -13,15 +13,15 @@ import pytest
 from loguru import logger
 
 from {{ cookiecutter.package_name }}.config import PredictionLogSettings, Settings
-from {{ cookiecutter.package_name }}.data import INFERENCE_COLUMNS, read_folder, read_trips, to_trips
+from {{ cookiecutter.package_name }}.data import read_folder, read_trips, to_trips
 from {{ cookiecutter.package_name }}.prediction_log import (
     LOGGED_AT,
     MODEL_VERSION,
-    PREDICTION,
     DisabledPredictionLog,
     PredictionLog,
     open_prediction_log,
 )
+from {{ cookiecutter.package_name }}.trip import INFERENCE_COLUMNS, PREDICTION
 
 from .conftest import SAMPLE_DIR
 

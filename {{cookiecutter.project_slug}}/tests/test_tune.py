@@ -11,10 +11,11 @@ from typer.testing import CliRunner
 
 from {{ cookiecutter.package_name }}.cli import app
 from {{ cookiecutter.package_name }}.config import ENV_PREFIX, Settings, TuningSettings
-from {{ cookiecutter.package_name }}.data import DURATION, load_month
+from {{ cookiecutter.package_name }}.data import load_month
 from {{ cookiecutter.package_name }}.features import feature_matrix
 from {{ cookiecutter.package_name }}.model import TUNABLE_PARAMS, build_estimator
 from {{ cookiecutter.package_name }}.train import effective_params, fit_and_evaluate
+from {{ cookiecutter.package_name }}.trip import DURATION
 from {{ cookiecutter.package_name }}.tune import pruning_callback, run_tuning
 
 pytestmark = pytest.mark.slow

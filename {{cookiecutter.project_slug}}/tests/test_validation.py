@@ -15,7 +15,6 @@ from typer.testing import CliRunner
 from {{ cookiecutter.package_name }}.cli import TOO_FEW_ROWS_EXIT_CODE, app
 from {{ cookiecutter.package_name }}.config import ENV_PREFIX, DataSettings
 from {{ cookiecutter.package_name }}.data import (
-    TRAINING_COLUMNS,
     DataError,
     TooFewRowsError,
     clean_for_training,
@@ -28,6 +27,7 @@ from {{ cookiecutter.package_name }}.trip import (
     END_OF_TIME,
     MAX_TRIP_DISTANCE_MILES,
     PICKUP,
+    TRAINING_COLUMNS,
 )
 from {{ cookiecutter.package_name }}.validation import (
     INFERENCE_RULES,

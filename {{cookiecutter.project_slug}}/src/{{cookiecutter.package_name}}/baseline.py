@@ -22,11 +22,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .data import DURATION
 from .evaluate import regression_metrics
-from .trip import MAX_LOCATION_ID, MIN_LOCATION_ID
+from .trip import (
+    DISTANCE,
+    DROPOFF_ZONE,
+    DURATION,
+    MAX_LOCATION_ID,
+    MIN_LOCATION_ID,
+    PICKUP_ZONE,
+)
 
-BASELINE = "LinearRegression on one-hot PU_DO + trip_distance (the course baseline)"
+BASELINE = f"LinearRegression on one-hot PU_DO + {DISTANCE} (the course baseline)"
 BASELINE_PREFIX = "baseline_"
 # Pickup and dropoff zone in one integer: PU * PAIR_BASE + DO is unique because zones are < 1000.
 PAIR_BASE = 1000
@@ -34,9 +40,9 @@ PAIR_BASE = 1000
 
 def zone_pairs(trips: pd.DataFrame) -> np.ndarray:
     """``PU_DO`` as one integer per trip; refuses zones outside the TLC range the codes rely on."""
-    pickup = trips["PULocationID"].to_numpy(dtype="int64")
-    dropoff = trips["DOLocationID"].to_numpy(dtype="int64")
-    for name, zones in (("PULocationID", pickup), ("DOLocationID", dropoff)):
+    pickup = trips[PICKUP_ZONE].to_numpy(dtype="int64")
+    dropoff = trips[DROPOFF_ZONE].to_numpy(dtype="int64")
+    for name, zones in ((PICKUP_ZONE, pickup), (DROPOFF_ZONE, dropoff)):
         if len(zones) and (zones.min() < MIN_LOCATION_ID or zones.max() > MAX_LOCATION_ID):
             raise ValueError(
                 f"{name} outside {MIN_LOCATION_ID}..{MAX_LOCATION_ID}: validate the trips first"
@@ -56,7 +62,7 @@ class ZonePairRegression:
     @classmethod
     def fit(cls, trips: pd.DataFrame, duration: np.ndarray) -> ZonePairRegression:
         pairs = zone_pairs(trips)
-        distance = trips["trip_distance"].to_numpy(dtype="float64")
+        distance = trips[DISTANCE].to_numpy(dtype="float64")
         duration = np.asarray(duration, dtype="float64")
         if len(pairs) == 0 or len(pairs) != len(duration):
             raise ValueError(f"need one duration per trip, got {len(duration)} for {len(pairs)}")
@@ -71,7 +77,7 @@ class ZonePairRegression:
         within_xy = distance @ duration - np.sum(distance_sum * duration_sum / count)
         if within_xx <= 1e-12 * max(float(distance @ distance), 1.0):
             raise ValueError(
-                "trip_distance does not vary within any zone pair, so its slope is not defined"
+                f"{DISTANCE} does not vary within any zone pair, so its slope is not defined"
             )
         slope = within_xy / within_xx
         level = (duration_sum - slope * distance_sum) / count
@@ -83,7 +89,7 @@ class ZonePairRegression:
         position = np.searchsorted(self.pairs, pairs).clip(0, len(self.pairs) - 1)
         seen = self.pairs[position] == pairs
         pair_effect = np.where(seen, self.pair_coef[position], 0.0)
-        distance = trips["trip_distance"].to_numpy(dtype="float64")
+        distance = trips[DISTANCE].to_numpy(dtype="float64")
         return self.intercept + self.distance_coef * distance + pair_effect
 
 

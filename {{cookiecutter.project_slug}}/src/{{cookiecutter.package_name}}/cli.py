@@ -14,13 +14,14 @@ from loguru import logger
 
 from . import __doc__ as package_doc
 from .config import {% if cookiecutter.serving == "fastapi" %}ENV_PREFIX, {% endif %}Settings, SettingsError, load_settings
-from .data import DURATION, DataError, TooFewRowsError, download_month, load_month
+from .data import DataError, TooFewRowsError, download_month, load_month
 from .evaluate import regression_metrics
 from .logs import setup_logging
 from .outputs import OutputError
 from .predict import predict_file
 from .registry import load_model
 from .train import run_training
+from .trip import DURATION
 from .versions import CHAMPION, RegistryError
 
 EXIT_STATUSES = (

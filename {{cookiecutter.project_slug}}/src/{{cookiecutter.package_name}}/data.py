@@ -20,7 +20,7 @@ from loguru import logger
 
 from .config import ENV_PREFIX, DataSettings
 from .outputs import atomic_write
-from .trip import DISTANCE, DROPOFF, DROPOFF_ZONE, PICKUP, PICKUP_ZONE
+from .trip import COLUMNS, DROPOFF, DURATION, PICKUP, SOURCE_NAMES, TRAINING_COLUMNS
 from .validation import (
     INFERENCE_RULES,
     TRAINING_RULES,
@@ -28,18 +28,6 @@ from .validation import (
     counts_by_reason,
     first_violation,
 )
-
-DURATION = "duration_minutes"
-# Canonical column -> the names it has in the TLC files (green uses lpep_, yellow tpep_).
-SOURCE_NAMES: dict[str, tuple[str, ...]] = {
-    PICKUP: ("lpep_pickup_datetime", "tpep_pickup_datetime", PICKUP),
-    DROPOFF: ("lpep_dropoff_datetime", "tpep_dropoff_datetime", DROPOFF),
-    PICKUP_ZONE: (PICKUP_ZONE,),
-    DROPOFF_ZONE: (DROPOFF_ZONE,),
-    DISTANCE: (DISTANCE,),
-}
-INFERENCE_COLUMNS = (PICKUP, PICKUP_ZONE, DROPOFF_ZONE, DISTANCE)
-TRAINING_COLUMNS = (*INFERENCE_COLUMNS, DROPOFF)
 
 
 class DataError(RuntimeError):
@@ -188,16 +176,17 @@ def read_trips(path: Path, columns: tuple[str, ...] = TRAINING_COLUMNS) -> pd.Da
 
 
 def normalize(frame: pd.DataFrame) -> pd.DataFrame:
-    """Coerce the known type variants to one schema; values that cannot be coerced become NA."""
+    """Coerce the known type variants to the types of ``trip.py``; what cannot be coerced is NA."""
     out = frame.copy()
-    for column in (PICKUP, DROPOFF):
-        if column in out:
-            out[column] = pd.to_datetime(out[column], errors="coerce").astype("datetime64[us]")
-    for column in (PICKUP_ZONE, DROPOFF_ZONE):
-        if column in out:
-            out[column] = whole_numbers(pd.to_numeric(out[column], errors="coerce"))
-    if DISTANCE in out:
-        out[DISTANCE] = pd.to_numeric(out[DISTANCE], errors="coerce").astype(float)
+    for name in out.columns.intersection(list(COLUMNS)):
+        kind = COLUMNS[name].kind
+        if kind == "time":
+            values = pd.to_datetime(out[name], errors="coerce")
+        elif kind == "integer":
+            values = whole_numbers(pd.to_numeric(out[name], errors="coerce"))
+        else:
+            values = pd.to_numeric(out[name], errors="coerce")
+        out[name] = values.astype(COLUMNS[name].frame_dtype)
     return out.reset_index(drop=True)
 
 

@@ -16,15 +16,15 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.holiday import USFederalHolidayCalendar
 
-from .trip import MAX_LOCATION_ID, MIN_LOCATION_ID
+from .trip import DISTANCE, DROPOFF_ZONE, MAX_LOCATION_ID, MIN_LOCATION_ID, PICKUP, PICKUP_ZONE
 
-ZONE_COLUMNS = ("PULocationID", "DOLocationID")
+ZONE_COLUMNS = (PICKUP_ZONE, DROPOFF_ZONE)
 # Fixed categories, so that one record at serving time is encoded exactly as at training time.
 ZONE_DTYPE = pd.CategoricalDtype(categories=range(MIN_LOCATION_ID, MAX_LOCATION_ID + 1))
 FEATURE_NAMES = (
-    "PULocationID",
-    "DOLocationID",
-    "trip_distance",
+    PICKUP_ZONE,
+    DROPOFF_ZONE,
+    DISTANCE,
     "log_trip_distance",
     "same_zone",
     "pickup_hour",
@@ -62,9 +62,9 @@ def is_federal_holiday(days: np.ndarray) -> np.ndarray:
 
 def pickup_times(trips: pd.DataFrame | Mapping[str, np.ndarray]) -> np.ndarray:
     """Pickup times as datetime64[us], from typed columns or ISO strings alike."""
-    values = np.asarray(trips["pickup_datetime"])
+    values = np.asarray(trips[PICKUP])
     if values.dtype.kind != "M":
-        values = np.asarray(pd.to_datetime(trips["pickup_datetime"]))
+        values = np.asarray(pd.to_datetime(trips[PICKUP]))
     return values.astype("datetime64[us]")
 
 
@@ -75,15 +75,15 @@ def feature_matrix(trips: pd.DataFrame | Mapping[str, np.ndarray]) -> np.ndarray
     one of those per request, because a DataFrame would cost more than computing the features.
     """
     pickup = pickup_times(trips)
-    pickup_zone = np.asarray(trips["PULocationID"], dtype=np.float64)
-    dropoff_zone = np.asarray(trips["DOLocationID"], dtype=np.float64)
-    distance = np.asarray(trips["trip_distance"], dtype=np.float64)
+    pickup_zone = np.asarray(trips[PICKUP_ZONE], dtype=np.float64)
+    dropoff_zone = np.asarray(trips[DROPOFF_ZONE], dtype=np.float64)
+    distance = np.asarray(trips[DISTANCE], dtype=np.float64)
     days = pickup.astype("datetime64[D]")
     weekday = (days.astype(np.int64) + EPOCH_WEEKDAY) % 7
     columns = {
-        "PULocationID": pickup_zone,
-        "DOLocationID": dropoff_zone,
-        "trip_distance": distance,
+        PICKUP_ZONE: pickup_zone,
+        DROPOFF_ZONE: dropoff_zone,
+        DISTANCE: distance,
         "log_trip_distance": np.log1p(distance),
         "same_zone": pickup_zone == dropoff_zone,
         "pickup_hour": (pickup - days) / np.timedelta64(1, "h"),

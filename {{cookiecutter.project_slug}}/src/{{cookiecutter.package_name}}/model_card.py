@@ -14,31 +14,17 @@ from .baseline import BASELINE, BASELINE_PREFIX
 from .config import Settings
 from .features import CATEGORICAL_FEATURES, FEATURE_NAMES
 from .outputs import atomic_write
-from .trip import (
-    DISTANCE,
-    DROPOFF_ZONE,
-    FIRST_YEAR,
-    LAST_YEAR,
-    MAX_LOCATION_ID,
-    MAX_TRIP_DISTANCE_MILES,
-    MIN_LOCATION_ID,
-    MIN_TRIP_DISTANCE_MILES,
-    PICKUP,
-    PICKUP_ZONE,
-)
+from .trip import DISTANCE, DURATION, INPUTS, Column
 from .validation import TRAINING_RULES
 
-ZONES = f"integer {MIN_LOCATION_ID}..{MAX_LOCATION_ID}"
-INPUT_SCHEMA = (
-    (PICKUP, f"timestamp, {FIRST_YEAR}..{LAST_YEAR}", "when the trip starts"),
-    (PICKUP_ZONE, ZONES, "TLC pickup zone"),
-    (DROPOFF_ZONE, ZONES, "TLC dropoff zone"),
-    (
-        DISTANCE,
-        f"number, {MIN_TRIP_DISTANCE_MILES:g}..{MAX_TRIP_DISTANCE_MILES:g}",
-        "trip distance in miles",
-    ),
-)
+KIND_NAMES = {"time": "timestamp", "integer": "integer", "number": "number"}
+
+
+def input_row(column: Column) -> tuple[str, str, str]:
+    """A row of the input schema table: name, type and range, meaning."""
+    return (column.name, f"{KIND_NAMES[column.kind]}, {column.bounds}", column.description)
+
+
 LIMITATIONS = (
     "Trained on one month of one taxi color; demand, traffic and zones change, so the error "
     "grows on later months. Retrain on recent months; the quality gate keeps a worse model out.",
@@ -46,7 +32,7 @@ LIMITATIONS = (
     "trips are predicted toward that range.",
     "Inputs are the pickup time, the two zones and the trip distance; weather, traffic incidents, "
     "events and the route are unknown to the model.",
-    "trip_distance is the recorded distance; where only an estimate is known before the trip, "
+    f"{DISTANCE} is the recorded distance; where only an estimate is known before the trip, "
     "the error is larger than the validation metrics show.",
     "Zone pairs that are rare in the training month are estimated from few trips.",
     "Not meant for fares, driver pay, or any decision about an individual.",
@@ -122,8 +108,8 @@ def render_model_card(
         )
         + f"\n\nPublished by the NYC TLC, for example as `{data.month_url(months[0])}`.",
         "## Input schema\n\n"
-        + table(("column", "type", "meaning"), list(INPUT_SCHEMA))
-        + "\n\nTarget: `duration_minutes` = dropoff time - pickup time, in minutes.",
+        + table(("column", "type", "meaning"), [input_row(column) for column in INPUTS])
+        + f"\n\nTarget: `{DURATION}` = dropoff time - pickup time, in minutes.",
         "## Cleaning\n\nRules apply in order; a row is counted under the first rule it breaks.\n\n"
         + table(("step", "train", "validation"), cleaning_rows(settings, rows)),
         "## Features\n\n"

@@ -28,7 +28,6 @@ from loguru import logger
 
 from .config import ENV_PREFIX, MONTH_PATTERN, Settings
 from .data import (
-    INFERENCE_COLUMNS,
     DataError,
     TooFewRowsError,
     read_folder,
@@ -40,10 +39,10 @@ from .features import CATEGORICAL_FEATURES, FEATURE_NAMES, build_features
 from .model import TripDurationModel
 from .outputs import atomic_write
 from .registry import load_model
+from .trip import INFERENCE_COLUMNS, PREDICTION
 from .versions import CHAMPION
 
 DRIFT_EXIT_CODE = 4
-PREDICTION = "predicted_duration"
 # Inputs with a handful of values are compared as categories: a shift of Saturdays into Sundays
 # is a change of shares, not of a mean.
 DISCRETE_FEATURES = (*CATEGORICAL_FEATURES, "same_zone", "pickup_weekday", "is_weekend")

@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 from loguru import logger
 
-from .data import INFERENCE_COLUMNS, read_parquet_checked, split_for_inference, to_trips
+from .data import read_parquet_checked, split_for_inference, to_trips
 from .model import TripDurationModel
 from .outputs import atomic_write
+from .trip import INFERENCE_COLUMNS, PREDICTION
 
-PREDICTION = "predicted_duration"
 REJECTION = "rejection_reason"
 
 

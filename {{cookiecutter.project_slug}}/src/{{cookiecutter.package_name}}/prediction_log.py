@@ -26,8 +26,8 @@ from loguru import logger
 from pandas.api.extensions import ExtensionDtype
 
 from .config import PredictionLogSettings
+from .trip import PREDICTION
 
-PREDICTION = "predicted_duration"
 MODEL_VERSION = "model_version"
 LOGGED_AT = "logged_at"
 FILE_PREFIX = "predictions"

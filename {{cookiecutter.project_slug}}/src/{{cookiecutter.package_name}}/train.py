@@ -13,7 +13,7 @@ from loguru import logger
 
 from .baseline import course_baseline
 from .config import Settings, TrainingSettings
-from .data import DURATION, INFERENCE_COLUMNS, CleanTrips, load_month
+from .data import CleanTrips, load_month
 from .evaluate import regression_metrics
 from .features import FEATURE_NAMES
 from .model import TUNABLE_PARAMS, TripDurationModel
@@ -22,6 +22,7 @@ from .outputs import atomic_write
 from .promotion import PromotionDecision, decide_promotion, promote, score_champion
 from .provenance import environment, git_commit, sha256_of
 from .registry import ModelRegistry, open_registry
+from .trip import DURATION, INFERENCE_COLUMNS
 from .versions import ModelVersion
 
 

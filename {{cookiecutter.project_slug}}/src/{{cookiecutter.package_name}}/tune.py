@@ -25,7 +25,7 @@ from loguru import logger
 from optuna.trial import FrozenTrial, TrialState
 
 from .config import Settings, TuningSettings
-from .data import DURATION, load_month
+from .data import load_month
 from .evaluate import regression_metrics
 from .features import CATEGORICAL_INDICES, FEATURE_NAMES, feature_matrix
 from .model import build_estimator
@@ -33,6 +33,7 @@ from .outputs import atomic_write
 {%- if cookiecutter.experiment_tracking == "mlflow" %}
 from .tracking import start_run
 {%- endif %}
+from .trip import DURATION
 
 # Validation RMSE is reported to the pruner every this many trees.
 REPORT_EVERY = 10

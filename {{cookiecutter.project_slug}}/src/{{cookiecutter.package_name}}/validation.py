@@ -1,4 +1,4 @@
-"""The rules a trip record must satisfy, as a pandera schema built from the bounds in ``trip.py``.
+"""The rules a trip record must satisfy, as a pandera schema built from the columns of ``trip.py``.
 
 The schema says what a normalized record is: column types, nullability, location IDs inside the
 TLC zone range, distances inside a sane range, and (for training) a dropoff that is not before the
@@ -23,19 +23,13 @@ from pandera.config import ValidationDepth, config_context
 from pandera.engines import pandas_engine
 
 from .trip import (
-    DISTANCE,
     DROPOFF,
-    DROPOFF_ZONE,
+    DROPOFF_COLUMN,
     EARLIEST_TIME,
     END_OF_TIME,
-    FIRST_YEAR,
-    LAST_YEAR,
-    MAX_LOCATION_ID,
-    MAX_TRIP_DISTANCE_MILES,
-    MIN_LOCATION_ID,
-    MIN_TRIP_DISTANCE_MILES,
+    INPUTS,
     PICKUP,
-    PICKUP_ZONE,
+    Column,
 )
 
 REASON = "reason"
@@ -53,21 +47,20 @@ def _column(dtype: object, reason: str, *checks: pa.Check) -> pa.Column:
     return pa.Column(dtype, checks=list(checks), nullable=False, metadata={REASON: reason})
 
 
-def _location(column: str) -> pa.Column:
+def _rule(column: Column) -> pa.Column:
+    """The column's type and range as a pandera column; the reason names both."""
+    if column.kind == "time":
+        return _column(
+            TIMESTAMP,
+            f"{column.name} missing, unparseable or outside {column.bounds}",
+            pa.Check.in_range(
+                pd.Timestamp(EARLIEST_TIME), pd.Timestamp(END_OF_TIME), include_max=False
+            ),
+        )
     return _column(
-        "Int64",
-        f"{column} missing or outside {MIN_LOCATION_ID}..{MAX_LOCATION_ID}",
-        pa.Check.in_range(MIN_LOCATION_ID, MAX_LOCATION_ID),
-    )
-
-
-def _time(column: str) -> pa.Column:
-    return _column(
-        TIMESTAMP,
-        f"{column} missing, unparseable or outside {FIRST_YEAR}..{LAST_YEAR}",
-        pa.Check.in_range(
-            pd.Timestamp(EARLIEST_TIME), pd.Timestamp(END_OF_TIME), include_max=False
-        ),
+        column.frame_dtype,
+        f"{column.name} missing or outside {column.bounds}",
+        pa.Check.in_range(column.minimum, column.maximum),
     )
 
 
@@ -76,23 +69,13 @@ def _dropoff_not_before_pickup(frame: pd.DataFrame) -> pd.Series:
     return ~(frame[DROPOFF] < frame[PICKUP]).fillna(False)
 
 
-INFERENCE_COLUMNS: dict[str, pa.Column] = {
-    PICKUP: _time(PICKUP),
-    PICKUP_ZONE: _location(PICKUP_ZONE),
-    DROPOFF_ZONE: _location(DROPOFF_ZONE),
-    DISTANCE: _column(
-        "float64",
-        f"{DISTANCE} missing or outside "
-        f"{MIN_TRIP_DISTANCE_MILES:g}..{MAX_TRIP_DISTANCE_MILES:g} miles",
-        pa.Check.in_range(MIN_TRIP_DISTANCE_MILES, MAX_TRIP_DISTANCE_MILES),
-    ),
-}
+INPUT_RULES: dict[str, pa.Column] = {column.name: _rule(column) for column in INPUTS}
 
-INFERENCE_SCHEMA = pa.DataFrameSchema(INFERENCE_COLUMNS, name="trip records to score")
+INFERENCE_SCHEMA = pa.DataFrameSchema(INPUT_RULES, name="trip records to score")
 TRAINING_SCHEMA = pa.DataFrameSchema(
     {
-        **INFERENCE_COLUMNS,
-        DROPOFF: _time(DROPOFF),
+        **INPUT_RULES,
+        DROPOFF: _rule(DROPOFF_COLUMN),
     },
     checks=[
         pa.Check(

@@ -34,6 +34,7 @@ from ..config import Settings, load_settings
 from ..logs import setup_logging
 from ..prediction_log import DisabledPredictionLog, PredictionLog, open_prediction_log
 from ..registry import load_model
+from ..trip import PICKUP_ZONE
 from ..versions import NoModelError
 from .middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from .predictor import LoadedModel, Predictor
@@ -94,7 +95,7 @@ BODY_ERRORS: dict[int | str, dict[str, Any]] = {
                 "example": {
                     "detail": [
                         {
-                            "loc": ["body", "PULocationID"],
+                            "loc": ["body", PICKUP_ZONE],
                             "msg": "Input should be less than or equal to 265",
                             "type": "less_than_equal",
                         }

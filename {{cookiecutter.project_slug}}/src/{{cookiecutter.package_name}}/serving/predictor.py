@@ -29,11 +29,10 @@ import numpy as np
 import pandas as pd
 from prometheus_client import CollectorRegistry, Histogram
 
-from ..data import INFERENCE_COLUMNS
 from ..features import feature_matrix
 from ..model import TripDurationModel
 from ..prediction_log import DisabledPredictionLog, PredictionSink
-from ..trip import PICKUP
+from ..trip import INFERENCE_COLUMNS, INPUTS, Column
 from ..versions import ModelVersion
 from .schemas import Trip
 
@@ -43,21 +42,24 @@ MICROSECOND = timedelta(microseconds=1)
 PARALLEL_MIN_TRIPS = 1_000
 
 
-def pickup_microseconds(trips: Sequence[Trip]) -> np.ndarray:
-    """Pickup times as datetime64[us]: exact for years 1..9999, and 6x faster than
+def microseconds(times: list[datetime]) -> np.ndarray:
+    """Times as datetime64[us]: exact for years 1..9999, and 6x faster than
     ``np.array(datetimes, dtype="datetime64[us]")`` on a large batch."""
-    micros = [(trip.pickup_datetime - EPOCH) // MICROSECOND for trip in trips]
+    micros = [(time - EPOCH) // MICROSECOND for time in times]
     return np.array(micros, dtype=np.int64).view("datetime64[us]")
 
 
+def column_values(column: Column, trips: Sequence[Trip]) -> np.ndarray:
+    """One input of every trip, as an array of the column's type in ``trip.py``."""
+    values = [getattr(trip, column.name) for trip in trips]
+    if column.kind == "time":
+        return microseconds(values)
+    return np.array(values, dtype=column.value_dtype)
+
+
 def trip_columns(trips: Sequence[Trip]) -> dict[str, np.ndarray]:
-    """Validated trips as the canonical input columns (names and dtypes of ``data.normalize``)."""
-    return {
-        PICKUP: pickup_microseconds(trips),
-        "PULocationID": np.array([trip.pickup_zone for trip in trips], dtype="int64"),
-        "DOLocationID": np.array([trip.dropoff_zone for trip in trips], dtype="int64"),
-        "trip_distance": np.array([trip.trip_distance for trip in trips], dtype="float64"),
-    }
+    """Validated trips as the canonical input columns (``trip.INPUTS``: names and types)."""
+    return {column.name: column_values(column, trips) for column in INPUTS}
 
 
 def columns_frame(columns: dict[str, np.ndarray]) -> pd.DataFrame:

@@ -17,24 +17,14 @@ from __future__ import annotations
 import calendar
 import math
 import re
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
-from ..trip import (
-    DISTANCE,
-    DROPOFF_ZONE,
-    FIRST_YEAR,
-    LAST_YEAR,
-    MAX_LOCATION_ID,
-    MAX_TRIP_DISTANCE_MILES,
-    MIN_LOCATION_ID,
-    MIN_TRIP_DISTANCE_MILES,
-    PICKUP,
-    PICKUP_ZONE,
-)
+from ..trip import FIRST_YEAR, INPUTS, LAST_YEAR, Column, Kind, example_trip
 
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -75,18 +65,12 @@ def pickup_json_schema(schema: dict[str, Any]) -> None:
     schema["pattern"] = PICKUP_PATTERN.pattern
 
 
-EXAMPLE_TRIP: dict[str, Any] = {
-    PICKUP_ZONE: 74,
-    DROPOFF_ZONE: 42,
-    DISTANCE: 2.1,
-    PICKUP: "2024-01-15T08:30:00",
-}
-SECOND_EXAMPLE_TRIP: dict[str, Any] = {
-    PICKUP_ZONE: 166,
-    DROPOFF_ZONE: 236,
-    DISTANCE: 3.4,
-    PICKUP: "2024-01-15T18:05:00-05:00",
-}
+EXAMPLE_TRIP: dict[str, Any] = example_trip(0)
+SECOND_EXAMPLE_TRIP: dict[str, Any] = example_trip(1)
+TIME_FORMAT = (
+    f" ISO 8601 (`2024-01-15T08:30:00`), in the years {FIRST_YEAR}..{LAST_YEAR} as written."
+    " Without an offset it is New York local time; with one, it is converted to New York time."
+)
 
 
 def whole_number(value: object) -> object:
@@ -116,67 +100,59 @@ def new_york_wall_time(value: datetime) -> datetime:
     return value.astimezone(NEW_YORK).replace(tzinfo=None)
 
 
-class Trip(BaseModel):
-    """One trip as known when it starts: where, when and how far."""
+def iso_date_time(value: object) -> object:
+    """Accept ISO 8601 strings of ``PICKUP_PATTERN``; pydantic alone would also read numbers and
+    numeric strings as Unix timestamps."""
+    if not isinstance(value, str) or not PICKUP_PATTERN.fullmatch(value):
+        raise ValueError(
+            f"must be an ISO 8601 date and time in {FIRST_YEAR}..{LAST_YEAR}, "
+            "e.g. 2024-01-15T08:30:00"
+        )
+    return value
 
-    model_config = ConfigDict(
+
+def trip_field(column: Column) -> Any:
+    """A request field for a column of ``trip.py``: its type, bounds and description."""
+    if column.kind == "time":
+        field = Field(
+            description=column.description + TIME_FORMAT, json_schema_extra=pickup_json_schema
+        )
+        return datetime, field
+    kind = int if column.kind == "integer" else float
+    return kind, Field(ge=column.minimum, le=column.maximum, description=column.description)
+
+
+def kind_validators() -> dict[str, Any]:
+    """The before/after checks of each kind, for the request fields of that kind."""
+    checks: dict[tuple[Kind, Literal["before", "after"]], Callable[[Any], Any]] = {
+        ("integer", "before"): whole_number,
+        ("number", "before"): real_number,
+        ("time", "before"): iso_date_time,
+        ("time", "after"): new_york_wall_time,
+    }
+    validators: dict[str, Any] = {}
+    for (kind, mode), check in checks.items():
+        names = [column.name for column in INPUTS if column.kind == kind]
+        if names:
+            first, *others = names
+            validators[f"{kind}_{mode}"] = field_validator(first, *others, mode=mode)(check)
+    return validators
+
+
+# Built from ``trip.INPUTS``: a new raw input there is a new request field here, with its checks.
+_TripFields: type[BaseModel] = create_model(
+    "TripFields",
+    __config__=ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [EXAMPLE_TRIP, SECOND_EXAMPLE_TRIP]},
-    )
+    ),
+    __validators__=kind_validators(),
+    **{column.name: trip_field(column) for column in INPUTS},
+)
 
-    pickup_zone: int = Field(
-        alias=PICKUP_ZONE,
-        ge=MIN_LOCATION_ID,
-        le=MAX_LOCATION_ID,
-        description="TLC taxi zone of the pickup.",
-    )
-    dropoff_zone: int = Field(
-        alias=DROPOFF_ZONE,
-        ge=MIN_LOCATION_ID,
-        le=MAX_LOCATION_ID,
-        description="TLC taxi zone of the dropoff.",
-    )
-    trip_distance: float = Field(
-        alias=DISTANCE,
-        ge=MIN_TRIP_DISTANCE_MILES,
-        le=MAX_TRIP_DISTANCE_MILES,
-        description="Planned distance in miles.",
-    )
-    pickup_datetime: datetime = Field(
-        alias=PICKUP,
-        description=(
-            f"Pickup time, ISO 8601 (`2024-01-15T08:30:00`), in the years {FIRST_YEAR}..{LAST_YEAR}"
-            " as written. Without an offset it is New York local time; with one, it is converted"
-            " to New York time. The model reads the time of day and the weekday."
-        ),
-        json_schema_extra=pickup_json_schema,
-    )
 
-    @field_validator("pickup_zone", "dropoff_zone", mode="before")
-    @classmethod
-    def _zone_is_whole(cls, value: object) -> object:
-        return whole_number(value)
-
-    @field_validator("trip_distance", mode="before")
-    @classmethod
-    def _distance_is_number(cls, value: object) -> object:
-        return real_number(value)
-
-    @field_validator("pickup_datetime", mode="before")
-    @classmethod
-    def _iso_date_time(cls, value: object) -> object:
-        # Pydantic alone would also read numbers and numeric strings as Unix timestamps.
-        if not isinstance(value, str) or not PICKUP_PATTERN.fullmatch(value):
-            raise ValueError(
-                f"must be an ISO 8601 date and time in {FIRST_YEAR}..{LAST_YEAR}, "
-                "e.g. 2024-01-15T08:30:00"
-            )
-        return value
-
-    @field_validator("pickup_datetime", mode="after")
-    @classmethod
-    def _in_new_york(cls, value: datetime) -> datetime:
-        return new_york_wall_time(value)
+class Trip(_TripFields):
+    """One trip as known when it starts: where, when and how far."""
 
 
 def batch_request_model(max_trips: int) -> type[BaseModel]:
