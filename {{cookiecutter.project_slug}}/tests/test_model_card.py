@@ -126,7 +126,7 @@ def test_card_records_the_run(trained: tuple[Settings, TrainingResult]):
     for feature in FEATURE_NAMES:
         assert f"`{feature}`" in card
     assert f"| seed | {settings.seed} |" in card
-    assert f"| num_leaves | {result.version.metadata['params']['num_leaves']} |" in card
+    assert f"| num_leaves | {result.version.record.params['num_leaves']} |" in card
 
 
 @pytest.mark.slow

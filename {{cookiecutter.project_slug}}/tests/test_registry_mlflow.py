@@ -33,6 +33,7 @@ from {{ cookiecutter.package_name }}.registry_mlflow import (
     MlflowRegistry,
     feature_example,
 )
+from {{ cookiecutter.package_name }}.run_record import RECORD_FILE
 from {{ cookiecutter.package_name }}.tracking import (
     CredentialFilter,
     client_for,
@@ -73,11 +74,11 @@ def test_artifacts_stay_beside_an_embedded_store(tmp_path: Path):
 def test_a_training_run_logs_params_metrics_data_and_card(trained: tuple[Settings, TrainingResult]):
     settings, result = trained
     client = MlflowClient(settings.registry.tracking_uri)
-    run = client.get_run(result.version.metadata["run_id"])
+    run = client.get_run(result.version.run_id)
     params, metrics = run.data.params, run.data.metrics
     for name in ("rmse", "mae", "r2", "train_rmse", "baseline_rmse"):
         assert metrics[name] == pytest.approx(result.metrics[name])
-    assert params["n_estimators"] == str(result.version.metadata["params"]["n_estimators"])
+    assert params["n_estimators"] == str(result.version.record.params["n_estimators"])
     assert params["seed"] == str(settings.seed)
     assert (params["train_month"], params["val_month"]) == ("2023-01", "2023-02")
     for month in ("2023-01", "2023-02"):
@@ -88,7 +89,7 @@ def test_a_training_run_logs_params_metrics_data_and_card(trained: tuple[Setting
     assert params["rows.validation.read"] == str(result.accounts["validation"]["read"])
     assert "environment.lightgbm" in params
     logged = {artifact.path for artifact in client.list_artifacts(run.info.run_id)}
-    assert {"model_card.md", "metadata.json"} <= logged
+    assert {"model_card.md", RECORD_FILE} <= logged
     # Tests write only below their temporary folder, artifacts included.
     root = Path(settings.registry.tracking_uri.removeprefix("sqlite:///")).parent
     assert run.info.artifact_uri.startswith((root / "mlartifacts").as_uri())
@@ -141,14 +142,19 @@ def test_aliases_move_between_versions(trained: tuple[Settings, TrainingResult],
     registry = MlflowRegistry(RegistrySettings(tracking_uri=mlflow_store(tmp_path)), "aliases")
     assert registry.get_version(CHAMPION) is None
     assert registry.versions() == []
-    first = registry.register(model, {"rmse": 5.0}, {"note": "first"}, attachments={})
-    second = registry.register(model, {"rmse": 4.0}, {"note": "second"}, attachments={})
+    record = result.version.record
+    first = registry.register(
+        model, {"rmse": 5.0}, record.model_copy(update={"promotion": "first"}), attachments={}
+    )
+    second = registry.register(
+        model, {"rmse": 4.0}, record.model_copy(update={"promotion": "second"}), attachments={}
+    )
     registry.set_alias(CHAMPION, first.version)
     registry.set_alias(CHALLENGER, second.version)
     registry.set_alias(CHAMPION, second.version)
     champion = registry.get_version(CHAMPION)
     assert (champion.version, champion.metrics["rmse"]) == (2, 4.0)
-    assert champion.metadata["note"] == "second"
+    assert champion.record.promotion == "second"
     assert registry.get_version(CHALLENGER).version == 2
     assert [v.version for v in registry.versions()] == [1, 2]
     with pytest.raises(LookupError, match="no version 9"):

@@ -1,4 +1,5 @@
-"""The trip contract: every module takes its columns from ``trip.py``, so a new input is one edit.
+"""The trip contract: every module takes its columns from ``trip.py``, so a new input is a change
+to ``trip.py`` and ``features.py`` only.
 
 The last test proves the how-to ("Add a feature"): in a copy of the package, a new raw input
 added to ``trip.py`` and used in ``features.py`` flows from a parquet file through training and

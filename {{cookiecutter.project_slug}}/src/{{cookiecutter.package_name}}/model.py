@@ -61,7 +61,7 @@ class TripDurationModel:
     """
 
     booster: lgb.Booster
-    params: dict[str, object] = field(default_factory=dict)
+    params: dict[str, float | int] = field(default_factory=dict)
     feature_names: tuple[str, ...] = FEATURE_NAMES
     num_threads: int = 1
 

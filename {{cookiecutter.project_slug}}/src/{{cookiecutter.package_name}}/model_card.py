@@ -1,19 +1,20 @@
 """The model card of a training run, with its metrics beside the course baseline's.
 
-The card is rendered from the same facts the registry records for the run (months, input checksums,
-row accounts, parameters, metrics, environment), so card and registry cannot disagree.
+The card is rendered from the run's ``RunRecord``, the same object the registry stores with the
+version (months, input checksums, row accounts, parameters, environment), and its metrics, so card
+and registry cannot disagree.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from .baseline import BASELINE, BASELINE_PREFIX
 from .config import Settings
 from .features import CATEGORICAL_FEATURES, FEATURE_NAMES
 from .outputs import atomic_write
+from .run_record import RowCounts, RunRecord
 from .trip import DISTANCE, DURATION, INPUTS, Column
 from .validation import TRAINING_RULES
 
@@ -52,15 +53,15 @@ def number(value: object, digits: int = 4) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
-def cleaning_rows(settings: Settings, rows: dict[str, dict[str, Any]]) -> list[tuple[object, ...]]:
+def cleaning_rows(settings: Settings, rows: dict[str, RowCounts]) -> list[tuple[object, ...]]:
     """Rows removed by each rule, per data set, in the order the rules are applied."""
     train, val = rows["train"], rows["validation"]
-    lines: list[tuple[object, ...]] = [("rows read", train["read"], val["read"])]
+    lines: list[tuple[object, ...]] = [("rows read", train.read, val.read)]
     lines += [
         (
             f"quarantined: {reason}",
-            train["quarantined"].get(reason, 0),
-            val["quarantined"].get(reason, 0),
+            train.quarantined.get(reason, 0),
+            val.quarantined.get(reason, 0),
         )
         for reason in TRAINING_RULES.reasons
     ]
@@ -68,32 +69,29 @@ def cleaning_rows(settings: Settings, rows: dict[str, dict[str, Any]]) -> list[t
     lines.append(
         (
             f"removed: duration outside {low:g}..{high:g} minutes",
-            train["filtered_by_duration"],
-            val["filtered_by_duration"],
+            train.filtered_by_duration,
+            val.filtered_by_duration,
         )
     )
-    lines.append(("**rows used**", train["used"], val["used"]))
+    lines.append(("**rows used**", train.used, val.used))
     return lines
 
 
-def render_model_card(
-    settings: Settings, metrics: dict[str, float], metadata: dict[str, Any]
-) -> str:
-    """The card as Markdown; ``metadata`` is what the training job registers with the model."""
+def render_model_card(settings: Settings, metrics: dict[str, float], record: RunRecord) -> str:
+    """The card as Markdown, from the record the training job registers with the model."""
     data = settings.data
-    rows = metadata["rows"]
-    inputs = metadata["inputs"]
-    months = (metadata["train_month"], metadata["val_month"])
+    inputs = record.inputs
+    months = (record.train_month, record.val_month)
     metric_rows = [
         (name, number(metrics[name]), number(metrics.get(f"{BASELINE_PREFIX}{name}", "")))
         for name in ("rmse", "mae", "r2")
     ]
     metric_rows.append(("train rmse", number(metrics["train_rmse"]), ""))
-    environment = dict(metadata["environment"])
+
     sections = [
         f"# Model card: {settings.training.model_name}",
-        f"Trained {metadata['trained_at']} on {months[0]}, validated on {months[1]}. "
-        f"Promotion: {metadata.get('promotion', 'not decided')}.",
+        f"Trained {record.trained_at} on {months[0]}, validated on {months[1]}. "
+        f"Promotion: {record.promotion}.",
         "## Intended use\n\n"
         f"Estimate how many minutes a NYC {data.taxi_color}-taxi trip will take, when the trip "
         "starts: for arrival-time estimates and planning, where an error of a few minutes is "
@@ -102,7 +100,7 @@ def render_model_card(
         + table(
             ("role", "month", "source", "sha256"),
             [
-                (role, month, f"`{inputs[month]['path']}`", f"`{inputs[month]['sha256']}`")
+                (role, month, f"`{inputs[month].path}`", f"`{inputs[month].sha256}`")
                 for role, month in zip(("train", "validation"), months, strict=True)
             ],
         )
@@ -111,7 +109,7 @@ def render_model_card(
         + table(("column", "type", "meaning"), [input_row(column) for column in INPUTS])
         + f"\n\nTarget: `{DURATION}` = dropoff time - pickup time, in minutes.",
         "## Cleaning\n\nRules apply in order; a row is counted under the first rule it breaks.\n\n"
-        + table(("step", "train", "validation"), cleaning_rows(settings, rows)),
+        + table(("step", "train", "validation"), cleaning_rows(settings, record.rows)),
         "## Features\n\n"
         + "\n".join(
             f"- `{name}`" + (" (categorical)" if name in CATEGORICAL_FEATURES else "")
@@ -119,7 +117,7 @@ def render_model_card(
         ),
         "## Model and parameters\n\nLightGBM gradient-boosted trees (`LGBMRegressor`), "
         "deterministic, single-threaded by default.\n\n"
-        + table(("parameter", "value"), sorted(dict(metadata["params"]).items())),
+        + table(("parameter", "value"), sorted(record.params.items())),
         f"## Metrics (validation month {months[1]}, minutes)\n\n"
         + table(("metric", "model", "baseline"), metric_rows)
         + f"\n\nBaseline: {BASELINE}, fitted and scored in the same run on the same rows.",
@@ -127,10 +125,10 @@ def render_model_card(
         + table(
             ("item", "value"),
             [
-                ("seed", metadata["seed"]),
+                ("seed", record.seed),
                 ("threads", settings.training.n_jobs),
-                ("git commit", metadata.get("git_commit") or "none (not a git checkout)"),
-                *sorted(environment.items()),
+                ("git commit", record.git_commit or "none (not a git checkout)"),
+                *sorted(record.environment.items()),
             ],
         ),
         "## Limitations\n\n" + "\n".join(f"- {text}" for text in LIMITATIONS),
@@ -139,8 +137,8 @@ def render_model_card(
 
 
 def write_model_card(
-    path: Path, settings: Settings, metrics: dict[str, float], metadata: dict[str, object]
+    path: Path, settings: Settings, metrics: dict[str, float], record: RunRecord
 ) -> Path:
     with atomic_write(path) as partial:
-        partial.write_text(render_model_card(settings, metrics, metadata), encoding="utf-8")
+        partial.write_text(render_model_card(settings, metrics, record), encoding="utf-8")
     return path

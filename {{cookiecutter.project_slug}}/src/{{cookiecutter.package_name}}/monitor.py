@@ -205,7 +205,9 @@ def run_monitor(
 ) -> DriftSummary:
     """Compare ``current`` with ``reference`` (default: the month the model was trained on)."""
     model, version = load_model(settings, alias)
-    reference = reference or str(version.metadata.get("train_month") or settings.data.train_month)
+    # A version registered without a run record: the configured training month is the best guess.
+    trained_on = version.record.train_month if version.record else settings.data.train_month
+    reference = reference or trained_on
     reference_batch = load_batch(reference, settings)
     current_batch = load_batch(current, settings)
     logger.info(

@@ -13,6 +13,7 @@ from .model import TripDurationModel
 {%- if cookiecutter.experiment_tracking == "none" %}
 from .registry_files import FileRegistry
 {%- endif %}
+from .run_record import RunRecord
 from .versions import CHAMPION, ModelLoadError, ModelVersion, NoModelError
 
 
@@ -23,7 +24,7 @@ class ModelRegistry(Protocol):
         self,
         model: TripDurationModel,
         metrics: dict[str, float],
-        metadata: dict[str, object],
+        record: RunRecord,
         attachments: dict[str, Path],
         input_example: pd.DataFrame | None = None,
     ) -> ModelVersion: ...

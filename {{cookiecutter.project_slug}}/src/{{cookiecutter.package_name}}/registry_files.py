@@ -22,7 +22,6 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,15 +30,15 @@ import pandas as pd
 from filelock import FileLock
 from loguru import logger
 
-from .artifacts import checksums, load_checked
+from .artifacts import checksums, load_checked, read_checked
 from .model import CONTRACT_FILE, MODEL_FILE, TripDurationModel
+from .run_record import RECORD_FILE, RunRecord, RunRecordError, legacy_record, parse_record
 from .versions import ModelLoadError, ModelVersion, RegistryError
 
 INDEX_FILE = "registry.json"
 LOCK_FILE = ".lock"
 STAGING_PREFIX = ".staging-"
 VERSION_FOLDER = re.compile(r"v(\d{4,})")
-VERSION_FIELDS = {item.name for item in fields(ModelVersion)}
 
 
 class FileRegistry:
@@ -107,7 +106,7 @@ class FileRegistry:
         self,
         model: TripDurationModel,
         metrics: dict[str, float],
-        metadata: dict[str, object],
+        record: RunRecord,
         attachments: dict[str, Path],
         input_example: pd.DataFrame | None = None,
     ) -> ModelVersion:
@@ -119,6 +118,8 @@ class FileRegistry:
             staging.mkdir()
             files = model.save(staging)
             (staging / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+            record_file = staging / RECORD_FILE
+            record_file.write_text(record.model_dump_json(indent=2), encoding="utf-8")
             for name, source in attachments.items():
                 shutil.copyfile(source, staging / name)
             if input_example is not None:
@@ -130,12 +131,20 @@ class FileRegistry:
                 name=self.name,
                 version=number,
                 metrics=metrics,
-                metadata=metadata,
+                record=record,
                 created_at=datetime.now(UTC).isoformat(timespec="seconds"),
             )
-            sums = checksums(*files.values())
+            sums = checksums(*files.values(), record_file)
             staging.rename(self.version_dir(number))
-            index["versions"].append({**asdict(entry), "sha256": sums})
+            index["versions"].append(
+                {
+                    "name": self.name,
+                    "version": number,
+                    "metrics": metrics,
+                    "created_at": entry.created_at,
+                    "sha256": sums,
+                }
+            )
             self._write_index(index)
         return entry
 
@@ -161,7 +170,7 @@ class FileRegistry:
         if number is None:
             return None
         try:
-            return as_version(self._entry(index, number))
+            return self._as_version(self._entry(index, number))
         except ModelLoadError as error:
             error.alias = alias
             raise
@@ -174,9 +183,31 @@ class FileRegistry:
         )
 
     def versions(self) -> list[ModelVersion]:
-        return [as_version(entry) for entry in self._read_index()["versions"]]
+        return [self._as_version(entry) for entry in self._read_index()["versions"]]
 
+    def _as_version(self, entry: dict[str, Any]) -> ModelVersion:
+        """An index entry as a ModelVersion, with its run record read and checked."""
+        return ModelVersion(
+            name=entry["name"],
+            version=entry["version"],
+            metrics=entry["metrics"],
+            record=self._record(entry),
+            created_at=entry.get("created_at", ""),
+        )
 
-def as_version(entry: dict[str, Any]) -> ModelVersion:
-    """An index entry as a ModelVersion (the index also keeps the files' checksums)."""
-    return ModelVersion(**{key: value for key, value in entry.items() if key in VERSION_FIELDS})
+    def _record(self, entry: dict[str, Any]) -> RunRecord | None:
+        """The version's ``run_record.json``, checked against its sha256 in the index.
+
+        A version registered by an earlier release has no such file: its untyped ``metadata``
+        in the index becomes the record when it fits, else there is none.
+        """
+        version = entry["version"]
+        path = self.version_dir(version) / RECORD_FILE
+        recorded = entry.get("sha256") or {}
+        if RECORD_FILE not in recorded:
+            return legacy_record(entry.get("metadata"))
+        content = read_checked(path, recorded, version)
+        try:
+            return parse_record(content, path)
+        except RunRecordError as error:
+            raise ModelLoadError(version, path, "not a valid run record") from error

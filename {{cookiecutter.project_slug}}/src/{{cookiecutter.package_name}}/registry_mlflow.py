@@ -1,10 +1,11 @@
 """The MLflow model registry behind the project's ``ModelRegistry`` interface.
 
 ``register`` is also the training run's record in MLflow: one run with the model's parameters, the
-metrics, the data facts (paths, sha256, months, rows at each cleaning step), the git commit, the
-package versions, the attachments (the model card) and the model itself, which becomes a new
-version of the registered model. ``champion`` and ``challenger`` are MLflow model-version aliases,
-so ``models:/<name>@champion`` is the model the service and batch prediction use.
+metrics, the run record (``run_record.json``: paths, sha256, months, rows at each cleaning step,
+the git commit, the package versions), the attachments (the model card) and the model itself,
+which becomes a new version of the registered model. ``champion`` and ``challenger`` are MLflow
+model-version aliases, so ``models:/<name>@champion`` is the model the service and batch
+prediction use.
 
 The model is logged with MLflow's LightGBM flavour, which stores the booster in LightGBM's own
 text format (``model.lgb``), and the feature contract beside it in the run (``contract.json``).
@@ -34,18 +35,25 @@ from mlflow.entities.model_registry import ModelVersion as MlflowModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature, infer_signature
 
-from .artifacts import checksums, load_checked
+from .artifacts import checksums, load_checked, read_checked
 from .config import RegistrySettings
 from .features import FEATURE_NAMES, feature_matrix
 from .logs import strip_credentials
 from .model import CONTRACT_FILE, TripDurationModel
+from .run_record import (
+    LEGACY_RECORD_FILE,
+    RECORD_FILE,
+    RunRecord,
+    RunRecordError,
+    legacy_record,
+    parse_record,
+)
 from .tracking import SQLITE_PREFIX, client_for, flatten, start_run
 from .versions import ModelLoadError, ModelVersion, RegistryError, RegistryUnavailableError
 
 MODEL_ARTIFACT = "model"
 # The file the LightGBM flavour writes the booster to (LightGBM's text format).
 FLAVOR_MODEL_FILE = "model.lgb"
-METADATA_ARTIFACT = "metadata.json"
 SHA256_TAG = "sha256."
 # What MLflow's LightGBM flavour needs to load the model elsewhere (MLflow's model server).
 RUNTIME_PACKAGES = ("lightgbm", "numpy", "pandas", "scikit-learn")
@@ -152,7 +160,7 @@ class MlflowRegistry:
         self,
         model: TripDurationModel,
         metrics: dict[str, float],
-        metadata: dict[str, object],
+        record: RunRecord,
         attachments: dict[str, Path],
         input_example: pd.DataFrame | None = None,
     ) -> ModelVersion:
@@ -161,13 +169,13 @@ class MlflowRegistry:
             tempfile.TemporaryDirectory() as scratch,
         ):
             mlflow.log_params(model.params)
-            mlflow.log_params(
-                flatten({key: value for key, value in metadata.items() if key != "params"})
-            )
+            mlflow.log_params(flatten(record.model_dump(mode="json", exclude={"params"})))
             mlflow.log_metrics(metrics)
-            if commit := metadata.get("git_commit"):
-                mlflow.set_tag("mlflow.source.git.commit", str(commit))
-            mlflow.log_dict(metadata, METADATA_ARTIFACT)
+            if record.git_commit:
+                mlflow.set_tag("mlflow.source.git.commit", record.git_commit)
+            record_file = Path(scratch, RECORD_FILE)
+            record_file.write_text(record.model_dump_json(indent=2), encoding="utf-8")
+            mlflow.log_artifact(str(record_file))
             for name, source in attachments.items():
                 copy = Path(scratch, name)
                 shutil.copyfile(source, copy)
@@ -189,7 +197,7 @@ class MlflowRegistry:
                     info.model_uri, dst_path=str(Path(scratch, "stored"))
                 )
             )
-            sums = checksums(stored / FLAVOR_MODEL_FILE, saved[CONTRACT_FILE])
+            sums = checksums(stored / FLAVOR_MODEL_FILE, saved[CONTRACT_FILE], record_file)
             registered = mlflow.register_model(info.model_uri, self.name)
             client = self.client
             for name, digest in sums.items():
@@ -203,8 +211,9 @@ class MlflowRegistry:
             name=self.name,
             version=int(registered.version),
             metrics=dict(metrics),
-            metadata={**metadata, "run_id": run.info.run_id},
+            record=record,
             created_at=created_at(registered),
+            run_id=run.info.run_id,
         )
 
     @mlflow_errors
@@ -225,7 +234,11 @@ class MlflowRegistry:
             if is_missing(error):
                 return None
             raise
-        return self._describe(found)
+        try:
+            return self._describe(found)
+        except ModelLoadError as error:
+            error.alias = alias
+            raise
 
     @mlflow_errors
     def load(self, version: int) -> TripDurationModel:
@@ -277,19 +290,51 @@ class MlflowRegistry:
         return [self._describe(entry) for entry in sorted(found, key=lambda v: int(v.version))]
 
     def _describe(self, registered: MlflowModelVersion) -> ModelVersion:
-        """The version with its run's metrics and the metadata the run recorded."""
-        client = self.client
-        run = client.get_run(run_of(registered))
-        with tempfile.TemporaryDirectory() as scratch:
-            path = client.download_artifacts(run_of(registered), METADATA_ARTIFACT, scratch)
-            recorded = json.loads(Path(path).read_text(encoding="utf-8"))
+        """The version with its run's metrics and the record the run logged."""
+        run = self.client.get_run(run_of(registered))
         return ModelVersion(
             name=self.name,
             version=int(registered.version),
             metrics=dict(run.data.metrics),
-            metadata={**recorded, "run_id": registered.run_id},
+            record=self._record(registered),
             created_at=created_at(registered),
+            run_id=registered.run_id,
         )
+
+    def _record(self, registered: MlflowModelVersion) -> RunRecord | None:
+        """The run's ``run_record.json``, checked against the version's sha256 tag.
+
+        A version registered by an earlier release logged ``metadata.json`` instead: read as a
+        record when it fits; a version with neither has no record.
+        """
+        version = int(registered.version)
+        run_id = run_of(registered)
+        recorded = {
+            key.removeprefix(SHA256_TAG): value
+            for key, value in registered.tags.items()
+            if key.startswith(SHA256_TAG)
+        }
+        shown = f"runs:/{run_id}/{RECORD_FILE}"
+        with tempfile.TemporaryDirectory() as scratch:
+            if RECORD_FILE not in recorded:
+                try:
+                    legacy = self.client.download_artifacts(run_id, LEGACY_RECORD_FILE, scratch)
+                except (MlflowException, OSError):
+                    return None
+                return legacy_record(json.loads(Path(legacy).read_text(encoding="utf-8")))
+            try:
+                path = Path(self.client.download_artifacts(run_id, RECORD_FILE, scratch))
+            except (MlflowException, OSError) as error:
+                if is_connection_error(error):
+                    raise
+                raise ModelLoadError(version, shown, "the run record is missing") from error
+            try:
+                return parse_record(read_checked(path, recorded, version), shown)
+            except ModelLoadError as error:
+                error.path = shown
+                raise
+            except RunRecordError as error:
+                raise ModelLoadError(version, shown, "not a valid run record") from error
 
 
 def created_at(registered: MlflowModelVersion) -> str:

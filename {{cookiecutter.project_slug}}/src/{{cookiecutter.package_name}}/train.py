@@ -22,6 +22,7 @@ from .outputs import atomic_write
 from .promotion import PromotionDecision, decide_promotion, promote, score_champion
 from .provenance import environment, git_commit, sha256_of
 from .registry import ModelRegistry, open_registry
+from .run_record import InputFile, RowCounts, RunRecord
 from .trip import DURATION, INFERENCE_COLUMNS
 from .versions import ModelVersion
 
@@ -104,33 +105,33 @@ def register_and_promote(
     champion_rmse = champion.rmse
     decision = decide_promotion(metrics["rmse"], champion_rmse, margin)
     accounts = {"train": train.account.as_dict(), "validation": val.account.as_dict()}
-    metadata = {
-        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "train_month": data.train_month,
-        "val_month": data.val_month,
-        "inputs": {
-            month: {"path": str(path), "sha256": sha256_of(path)}
+    record = RunRecord(
+        trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        train_month=data.train_month,
+        val_month=data.val_month,
+        inputs={
+            month: InputFile(path=str(path), sha256=sha256_of(path))
             for month, path in (
                 (data.train_month, data.month_file(data.train_month)),
                 (data.val_month, data.month_file(data.val_month)),
             )
         },
-        "rows": accounts,
-        "features": list(FEATURE_NAMES),
-        "params": model.params,
-        "seed": settings.seed,
-        "git_commit": git_commit(),
-        "environment": environment(),
-        "champion_rmse_before": champion_rmse,
-        "promotion": decision.reason,
-    }
+        rows={role: RowCounts.model_validate(account) for role, account in accounts.items()},
+        features=list(FEATURE_NAMES),
+        params=model.params,
+        seed=settings.seed,
+        git_commit=git_commit(),
+        environment=environment(),
+        champion_rmse_before=champion_rmse,
+        promotion=decision.reason,
+    )
     card = write_model_card(
-        settings.registry.models_dir / "model_card.md", settings, metrics, metadata
+        settings.registry.models_dir / "model_card.md", settings, metrics, record
     )
     version = registry.register(
         model,
         metrics,
-        metadata,
+        record,
         attachments={"model_card.md": card},
         input_example=val.trips[list(INFERENCE_COLUMNS)].head(5),
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from .run_record import RunRecord
 
 
 class NoModelError(LookupError):
@@ -45,10 +47,15 @@ CHALLENGER = "challenger"
 
 @dataclass
 class ModelVersion:
-    """A registered model version and what is known about it."""
+    """A registered model version and what is known about it.
+
+    ``record`` is the training run's facts; ``None`` for a version registered without one (see
+    ``run_record``). ``run_id`` is the MLflow run that logged the version, when there is one.
+    """
 
     name: str
     version: int
     metrics: dict[str, float]
-    metadata: dict[str, object] = field(default_factory=dict)
+    record: RunRecord | None = None
     created_at: str = ""
+    run_id: str | None = None

@@ -390,14 +390,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def model_info() -> ModelInfo:
         """The served model: version, training metrics, when it was trained, its features."""
         loaded = state.require_predictor().loaded
-        metadata = loaded.version.metadata
+        record = loaded.version.record  # None for a version registered without one
         return ModelInfo(
             name=loaded.version.name,
             version=loaded.version.version,
             alias=loaded.alias,
-            trained_at=str(metadata.get("trained_at") or loaded.version.created_at or "") or None,
-            train_month=_text_or_none(metadata.get("train_month")),
-            val_month=_text_or_none(metadata.get("val_month")),
+            trained_at=record.trained_at if record else (loaded.version.created_at or None),
+            train_month=record.train_month if record else None,
+            val_month=record.val_month if record else None,
             metrics=finite_or_none(loaded.version.metrics),
             features=list(loaded.model.feature_names),
         )
@@ -433,7 +433,3 @@ def json_response(body: BaseModel) -> Response:
 
 def model_ref(loaded: LoadedModel) -> ModelRef:
     return ModelRef(name=loaded.version.name, version=loaded.version.version)
-
-
-def _text_or_none(value: object) -> str | None:
-    return None if value is None else str(value)

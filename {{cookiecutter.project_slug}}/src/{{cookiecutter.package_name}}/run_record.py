@@ -1,0 +1,85 @@
+"""The facts of one training run, typed: what the registry stores with a version, read back as is.
+
+Training creates a ``RunRecord``; each registry stores it with the version it registers (the file
+registry as ``run_record.json`` in the version's folder, with its sha256 in the index; MLflow as
+the run's ``run_record.json`` artifact, with its sha256 as a version tag); the model card, the
+service's ``/model`` and ``monitor`` read it back as a ``RunRecord``, never by string keys.
+
+A version registered before records existed (or by hand) has none: ``ModelVersion.record`` is
+then ``None``, and each reader says what it falls back to (``/model`` answers nulls, ``monitor``
+compares with the configured training month). Versions registered by earlier releases of this
+project stored the same facts untyped (``metadata``); ``legacy_record`` reads those when they fit.
+A record file that exists but does not parse, or was changed since registration, is an error that
+names the version, like a changed model file.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+RECORD_FILE = "run_record.json"
+# The file (artifact) earlier versions of this project stored the same facts in, untyped.
+LEGACY_RECORD_FILE = "metadata.json"
+
+
+class InputFile(BaseModel):
+    """A data file a run read, and its sha256 at the time."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    sha256: str
+
+
+class RowCounts(BaseModel):
+    """Where every row of one input went (``data.RowAccount``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: str
+    read: int
+    quarantined: dict[str, int]
+    quarantined_total: int
+    filtered_by_duration: int
+    used: int
+
+
+class RunRecord(BaseModel):
+    """The facts of a training run (the metrics travel beside it, in ``ModelVersion.metrics``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    trained_at: str = Field(description="When training finished (ISO 8601, UTC).")
+    train_month: str
+    val_month: str
+    inputs: dict[str, InputFile] = Field(description="Month -> the file read for it.")
+    rows: dict[str, RowCounts] = Field(description="'train' and 'validation' row accounts.")
+    features: list[str]
+    params: dict[str, float | int] = Field(description="The estimator's tunable parameters.")
+    seed: int
+    git_commit: str | None
+    environment: dict[str, str]
+    champion_rmse_before: float | None
+    promotion: str
+
+
+class RunRecordError(ValueError):
+    """A stored record that is not a valid ``RunRecord``."""
+
+
+def parse_record(text: str | bytes, origin: object) -> RunRecord:
+    """A record from its JSON; ``RunRecordError`` (naming ``origin``) when it is not one."""
+    try:
+        return RunRecord.model_validate_json(text)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the record"
+        raise RunRecordError(f"{origin}: not a run record ({where}: {first['msg']})") from error
+
+
+def legacy_record(facts: object) -> RunRecord | None:
+    """The untyped facts an earlier release stored, as a record when they fit, else ``None``."""
+    try:
+        return RunRecord.model_validate(facts)
+    except ValidationError:
+        return None
