@@ -7,8 +7,13 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ANSWERS: dict[str, str] = {}
@@ -159,3 +164,46 @@ def install_with_uv(root: Path, answers: dict[str, str], **env: str) -> Installe
     command = ["make", "install", f"UV={tool('uv')}"]
     run(command, root, timeout=1800, env=clean_environment(**env))
     return InstalledProject(root=root, answers=answers)
+
+
+@dataclass
+class Bake:
+    answers: dict[str, str]
+    root: Path
+
+    @property
+    def package(self) -> str:
+        return self.root.name.replace("-", "_")
+
+    @property
+    def source(self) -> Path:
+        return self.root / "src" / self.package
+
+    @cached_property
+    def texts(self) -> dict[str, str]:
+        """Every text file by relative path (read once: several checks scan them)."""
+        return {
+            str(path.relative_to(self.root)): path.read_text(encoding="utf-8")
+            for path in text_files(self.root)
+        }
+
+
+def check_rendered_parseable_and_compiles(bake: Bake) -> None:
+    texts = bake.texts
+    leftovers = {name: m.group(0) for name, text in texts.items() if (m := UNRENDERED.search(text))}
+    assert not leftovers
+    for name, text in texts.items():
+        if name.endswith(".toml"):
+            tomllib.loads(text)
+        elif name.endswith((".yml", ".yaml")):
+            yaml.safe_load(text)
+        elif name.endswith(".py"):
+            # Like ``python -m compileall``, without writing bytecode into the bake.
+            compile(text, name, "exec", dont_inherit=True)
+
+
+def bake_or_fail(cookies_session: Any, answers: dict[str, str]) -> Path:
+    """A pytest-cookies bake of ``answers``; a failed bake fails the test with its exception."""
+    result = cookies_session.bake(extra_context=answers)
+    assert result.exit_code == 0, f"baking {answers} failed: {result.exception}"
+    return Path(result.project_path)

@@ -6,13 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .baking import ALL_OFF, InstalledProject, install
-
-
-def bake_or_fail(cookies_session, answers: dict[str, str]) -> Path:
-    result = cookies_session.bake(extra_context=answers)
-    assert result.exit_code == 0, f"baking {answers} failed: {result.exception}"
-    return Path(result.project_path)
+from .baking import ALL_OFF, InstalledProject, bake_or_fail, install
 
 
 @pytest.fixture(scope="session")

@@ -19,8 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .baking import TEMPLATE_ROOT, run, text_files, tool
-from .conftest import bake_or_fail
+from .baking import TEMPLATE_ROOT, bake_or_fail, run, text_files, tool
 
 TESTS_DIR = Path(__file__).resolve().parent
 ACTIONLINT_SCRIPT = TESTS_DIR / "actionlint.mjs"

@@ -22,8 +22,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from .baking import tool
-from .conftest import bake_or_fail
+from .baking import bake_or_fail, tool
 
 KUBERNETES_VERSION = "1.33"  # the oldest minor release still supported upstream in 2026
 DEPLOY = Path("deploy/kubernetes")

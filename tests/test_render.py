@@ -1,4 +1,8 @@
-"""Fast tier: bake, then check the tree, the rendering, the config files and the linters."""
+"""Fast tier: names, core files, pyproject and license of a default and a minimal bake.
+
+Rendering, parsing, imports and linters of every combination are checked by the grid
+(``test_combinations.py``).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
-import yaml
 
-from .baking import UNRENDERED, run, text_files, tool
+from .baking import Bake, check_rendered_parseable_and_compiles, run, tool
+from .own_imports import own_import_problems
 
 CORE_FILES = (
     "pyproject.toml",
@@ -59,24 +63,14 @@ def test_core_files_exist(bake: Path):
     assert not missing
 
 
-def test_nothing_left_unrendered(bake: Path):
-    leftovers = {
-        str(path.relative_to(bake)): match.group(0)
-        for path in text_files(bake)
-        if (match := UNRENDERED.search(path.read_text(encoding="utf-8")))
-    }
-    assert not leftovers
-
-
-def test_toml_and_yaml_parse(bake: Path):
-    files = [p for p in text_files(bake) if p.suffix in {".toml", ".yml", ".yaml"}]
-    assert files
-    for path in files:
-        text = path.read_text(encoding="utf-8")
-        if path.suffix == ".toml":
-            tomllib.loads(text)
-        else:
-            yaml.safe_load(text)
+def test_a_messy_name_renders_into_clean_linted_python(minimal_bake: Path):
+    """The grid checks rendering, parsing, imports and linters with the default names; this is
+    the one bake with a name and an author that need slugifying and escaping."""
+    bake = Bake({}, minimal_bake)
+    check_rendered_parseable_and_compiles(bake)
+    assert not own_import_problems(bake)
+    run([tool("ruff"), "check", "--no-cache", "src", "tests"], minimal_bake)
+    run([tool("black"), "--check", "--quiet", "src", "tests"], minimal_bake)
 
 
 def test_pyproject_is_pep621_with_poetry2(bake: Path):
@@ -93,16 +87,3 @@ def test_license_is_full_text(default_bake: Path, minimal_bake: Path):
     apache = (minimal_bake / "LICENSE").read_text()
     assert "TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION" in apache
     assert "END OF TERMS AND CONDITIONS" in apache
-
-
-def test_ruff_and_black_are_clean(bake: Path):
-    run([tool("ruff"), "check", "--no-cache", "src", "tests"], bake)
-    run([tool("black"), "--check", "--quiet", "src", "tests"], bake)
-
-
-def test_python_files_compile(bake: Path):
-    """Like ``python -m compileall``, without writing bytecode into the bake."""
-    sources = [p for p in text_files(bake) if p.suffix == ".py"]
-    assert sources
-    for path in sources:
-        compile(path.read_text(encoding="utf-8"), str(path), "exec")

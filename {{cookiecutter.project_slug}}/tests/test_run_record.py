@@ -21,7 +21,9 @@ from {{ cookiecutter.package_name }}.registry_mlflow import SHA256_TAG
 from {{ cookiecutter.package_name }}.registry_files import INDEX_FILE, FileRegistry
 {%- endif %}
 from {{ cookiecutter.package_name }}.run_record import (
+{%- if cookiecutter.experiment_tracking == "mlflow" %}
     LEGACY_RECORD_FILE,
+{%- endif %}
     RECORD_FILE,
     RunRecord,
     RunRecordError,
