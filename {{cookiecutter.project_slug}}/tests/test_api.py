@@ -41,7 +41,7 @@ from {{ cookiecutter.package_name }}.trip import (
     PREDICTION,
 )
 
-from .conftest import SAMPLE_DIR
+from .helpers import SAMPLE_DIR
 
 pytestmark = pytest.mark.slow
 

@@ -21,7 +21,7 @@ from {{ cookiecutter.package_name }}.predict import REJECTION
 from {{ cookiecutter.package_name }}.train import TrainingResult
 from {{ cookiecutter.package_name }}.trip import PREDICTION
 
-from .conftest import SAMPLE_DIR, isolated_environment
+from .helpers import SAMPLE_DIR, isolated_environment
 
 SAMPLE = SAMPLE_DIR / "green_tripdata_2024-01.parquet"
 # Runs `cli` in a child process whose parquet writer stops after the first bytes, until killed.

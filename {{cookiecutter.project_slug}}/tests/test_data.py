@@ -19,7 +19,7 @@ from {{ cookiecutter.package_name }}.data import (
 )
 from {{ cookiecutter.package_name }}.trip import DURATION, SOURCE_NAMES, TRAINING_COLUMNS
 
-from .conftest import SAMPLE_DIR
+from .helpers import SAMPLE_DIR
 
 SAMPLE = SAMPLE_DIR / "green_tripdata_2023-01.parquet"
 

@@ -15,7 +15,7 @@ from {{ cookiecutter.package_name }}.features import (
 )
 from {{ cookiecutter.package_name }}.trip import INFERENCE_COLUMNS
 
-from .conftest import SAMPLE_DIR
+from .helpers import SAMPLE_DIR
 
 
 def sample_trips(rows: int = 200) -> pd.DataFrame:

@@ -18,7 +18,7 @@ from {{ cookiecutter.package_name }}.monitor import DRIFT_EXIT_CODE, run_monitor
 from {{ cookiecutter.package_name }}.train import TrainingResult
 from {{ cookiecutter.package_name }}.trip import INFERENCE_COLUMNS, PREDICTION
 
-from .conftest import SAMPLE_DIR
+from .helpers import SAMPLE_DIR
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()

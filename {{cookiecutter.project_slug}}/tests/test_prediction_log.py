@@ -23,7 +23,7 @@ from {{ cookiecutter.package_name }}.prediction_log import (
 )
 from {{ cookiecutter.package_name }}.trip import INFERENCE_COLUMNS, PREDICTION
 
-from .conftest import SAMPLE_DIR
+from .helpers import SAMPLE_DIR
 
 TRIPS = read_trips(SAMPLE_DIR / "green_tripdata_2023-01.parquet", INFERENCE_COLUMNS)
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from {{ cookiecutter.package_name }}.config import ENV_PREFIX, Settings
 
-from .conftest import PROJECT_ROOT
+from .helpers import PROJECT_ROOT
 
 README = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
 MAKEFILE = (PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")

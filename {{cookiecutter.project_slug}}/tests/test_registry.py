@@ -33,7 +33,7 @@ from {{ cookiecutter.package_name }}.registry_files import INDEX_FILE, STAGING_P
 from {{ cookiecutter.package_name }}.train import run_training
 from {{ cookiecutter.package_name }}.versions import CHAMPION, ModelLoadError
 
-from .conftest import SAMPLE_DIR, isolated_environment, isolated_settings
+from .helpers import SAMPLE_DIR, isolated_environment, isolated_settings
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()

@@ -43,7 +43,7 @@ from {{ cookiecutter.package_name }}.tracking import (
 from {{ cookiecutter.package_name }}.train import TrainingResult
 from {{ cookiecutter.package_name }}.versions import CHALLENGER, CHAMPION
 
-from .conftest import isolated_environment, mlflow_store
+from .helpers import isolated_environment, mlflow_store
 
 
 def test_mlflow_tracking_uri_replaces_the_embedded_default(

@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 from {{ cookiecutter.package_name }}.cli import app
 from {{ cookiecutter.package_name }}.config import ENV_PREFIX
 
-from .conftest import isolated_environment
+from .helpers import isolated_environment
 
 pytestmark = pytest.mark.slow
 

@@ -30,7 +30,7 @@ from {{ cookiecutter.package_name }}.trip import (
 )
 from {{ cookiecutter.package_name }}.validation import INFERENCE_RULES, TRAINING_RULES
 
-from .conftest import SAMPLE_DIR, isolated_environment
+from .helpers import SAMPLE_DIR, isolated_environment
 
 PACKAGE = Path(trip.__file__).parent
 NEW_INPUT = "passenger_count"  # in every TLC file, and not yet a model input

@@ -36,7 +36,7 @@ from {{ cookiecutter.package_name }}.validation import (
     first_violation,
 )
 
-from .conftest import SAMPLE_DIR
+from .helpers import SAMPLE_DIR
 
 SAMPLE = SAMPLE_DIR / "green_tripdata_2023-01.parquet"
 MONTH = "2030-01"

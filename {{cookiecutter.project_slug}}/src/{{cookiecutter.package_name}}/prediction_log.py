@@ -92,7 +92,6 @@ class PredictionLog:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.written_rows = 0
         self.dropped_rows = 0
-        self.files: list[Path] = []
         self._pending = 0
         self._lock = threading.Lock()
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
@@ -172,7 +171,6 @@ class PredictionLog:
             else:
                 frame.to_json(partial, orient="records", lines=True, date_format="iso")
             partial.replace(path)
-            self.files.append(path)
             self.written_rows += rows
         except Exception as error:  # a full disk must not take the service down
             logger.error("prediction log could not write {} rows: {}", rows, error)
