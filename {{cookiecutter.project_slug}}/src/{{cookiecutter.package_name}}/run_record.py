@@ -1,13 +1,29 @@
 """The facts of one training run, typed: what the registry stores with a version, read back as is.
 
-Training creates a ``RunRecord``; each registry stores it with the version it registers (the file
-registry as ``run_record.json`` in the version's folder, with its sha256 in the index; MLflow as
-the run's ``run_record.json`` artifact, with its sha256 as a version tag); the model card, the
-service's ``/model`` and ``monitor`` read it back as a ``RunRecord``, never by string keys.
+Training creates a ``RunRecord``, and the registry stores it with the version it registers:
+{% if cookiecutter.experiment_tracking == "mlflow" -%}
+the run's ``run_record.json`` artifact, with its sha256 as a version tag.
+{% else -%}
+``run_record.json`` in the version's folder, with its sha256 in the index.
+{% endif -%}
+Readers get it back typed, never as a dict read by string keys: the model card,
+{% if cookiecutter.serving == "fastapi" -%}
+the service's ``/model``,
+{% endif -%}
+{% if cookiecutter.monitoring == "evidently" -%}
+``monitor``,
+{% endif -%}
+and whoever lists the registry's versions.
 
-A version registered before records existed (or by hand) has none: ``ModelVersion.record`` is
-then ``None``, and each reader says what it falls back to (``/model`` answers nulls, ``monitor``
-compares with the configured training month). Versions registered by earlier releases of this
+A version registered without a record has none: ``ModelVersion.record`` is then ``None``, and
+readers fall back:
+{% if cookiecutter.serving == "fastapi" -%}
+``/model`` answers nulls for the months and the training time;
+{% endif -%}
+{% if cookiecutter.monitoring == "evidently" -%}
+``monitor`` compares with the configured training month;
+{% endif -%}
+the model itself loads as before. Versions registered by earlier releases of this
 project stored the same facts untyped (``metadata``); ``legacy_record`` reads those when they fit.
 A record file that exists but does not parse, or was changed since registration, is an error that
 names the version, like a changed model file.

@@ -50,7 +50,7 @@ class ModelVersion:
     """A registered model version and what is known about it.
 
     ``record`` is the training run's facts; ``None`` for a version registered without one (see
-    ``run_record``). ``run_id`` is the MLflow run that logged the version, when there is one.
+    ``run_record``). ``run_id`` is the tracking run that logged the version, when there is one.
     """
 
     name: str
