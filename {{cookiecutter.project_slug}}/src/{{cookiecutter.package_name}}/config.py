@@ -58,10 +58,7 @@ class TrainingSettings(BaseModel):
     """The estimator's parameters{% if cookiecutter.hyperparameter_tuning == "optuna" %}; ``tune`` writes better ones to ``params_file``{% else %}, overridden by those in ``params_file`` if it exists{% endif %}."""
 
     model_name: str = "{{ cookiecutter.project_slug }}"
-    # Defaults chosen on the validation months 2023-02 and 2021-02 (template docs, accuracy),
-    # within a serving budget: a 10,000-trip batch under 100 ms on 2 cores. 150 trees at 0.12
-    # cost 0.008 min of RMSE against 200 at 0.1 and predict 25% faster; 500 x 63 leaves gains
-    # ~0.05 min but predicts 5x slower.
+    # Defaults chosen for accuracy within a serving budget: docs/benchmarks.md ("Model size").
     n_estimators: int = Field(150, ge=1)
     learning_rate: float = Field(0.12, gt=0, le=1)
     num_leaves: int = Field(31, ge=2)

@@ -3,8 +3,8 @@
 ``feature_matrix`` takes trip records as they are known when a trip starts (pickup time, the two
 zones and the planned distance) and returns the model's input matrix; ``build_features`` is the
 same values as a typed frame, for people and reports. Nothing here looks at the dropoff time or the
-fare, which are only known after the trip. The computation is plain numpy, so one request costs
-microseconds, not the milliseconds of a pandas pipeline.
+fare, which are only known after the trip. The computation is plain numpy, far cheaper per request
+than a pandas pipeline (docs/benchmarks.md, "Features").
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ EPOCH_WEEKDAY = 3
 
 @lru_cache(maxsize=1)
 def federal_holidays() -> np.ndarray:
-    """US federal holidays of ``HOLIDAY_YEARS`` as sorted days, computed once (about 60 ms).
+    """US federal holidays of ``HOLIDAY_YEARS`` as sorted days, computed once (it is slow).
 
     The calendar works in nanosecond timestamps; outside these years no date can match anyway.
     """
@@ -54,7 +54,7 @@ def federal_holidays() -> np.ndarray:
 
 def is_federal_holiday(days: np.ndarray) -> np.ndarray:
     """1.0 on US federal holidays, else 0.0. A binary search per day: for one request,
-    ``np.isin``'s sorting costs 10x more."""
+    ``np.isin``'s sorting costs more (docs/benchmarks.md)."""
     holidays = federal_holidays()
     position = np.searchsorted(holidays, days).clip(0, len(holidays) - 1)
     return (holidays[position] == days).astype(float)

@@ -192,7 +192,7 @@ def combine(batches: list[_Batch]) -> pd.DataFrame:
     """The logged rows: the trips' columns, the prediction, the model version and the time.
 
     Column by column with numpy: the service logs one-row frames, and concatenating thousands of
-    small DataFrames costs about a millisecond each, slower than the service answers.
+    small DataFrames costs more than the requests themselves (docs/benchmarks.md).
     """
     columns = list(batches[0].trips.columns)
     if any(list(batch.trips.columns) != columns for batch in batches):

@@ -57,11 +57,9 @@ COMPONENTS = "#/components/schemas/"
 # Generous for JSON trips (about 120 bytes each), small enough to refuse a runaway upload early.
 BYTES_PER_TRIP = 512
 BODY_OVERHEAD_BYTES = 64 * 1024
-# Bodies from this size on (about 500 trips) are parsed on a worker thread: a 10,000-trip body
-# takes tens of milliseconds, during which the event loop would answer nobody else. Below it,
-# the hand-off to a thread costs more than the parse. One thread for all: parses hold the GIL,
-# and every further thread that wants it delays the loop more (Starlette's 40-thread pool did
-# worse than one in `make bench`).
+# Bodies from this size on (about 500 trips) are parsed on a worker thread, so that the event loop
+# keeps answering during a large parse; below it, the hand-off costs more than the parse. One
+# thread for all: parses hold the GIL. Measurements: docs/benchmarks.md ("Prediction service").
 THREAD_PARSE_MIN_BYTES = 64 * 1024
 PARSER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parse")
 
@@ -345,8 +343,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             state.unavailable_reason = f"{error}, then restart the service"
             logger.warning("serving without a model: {}", error)
         # Everything loaded so far (libraries, the model) lives as long as the process: keep it
-        # out of the garbage collector's full passes, which otherwise stall every request for
-        # 100+ ms each time they walk those objects (measured as /predict p99 ~300 ms -> ~40 ms).
+        # out of the garbage collector's full passes, which otherwise stall requests each time they
+        # walk those objects (measured in docs/benchmarks.md).
         gc.collect()
         gc.freeze()
         yield
