@@ -1,0 +1,183 @@
+"""Real services for the team-server tests and benchmarks: a PostgreSQL cluster and an MLflow server.
+
+PostgreSQL comes from the distribution's packages (``.ci/setup-postgres.sh`` installs them on a CI
+machine). ``initdb`` refuses to run as root, so as root the cluster's folder is handed to the
+``postgres`` user and every PostgreSQL tool runs as that user. Each service listens on a free port
+of 127.0.0.1 and is stopped by its own pid (or ``pg_ctl stop``) at the end, never by name.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from .baking import InstalledProject, clean_environment
+
+PG_BIN_GLOB = "/usr/lib/postgresql/*/bin"
+PG_USER = "postgres"
+STARTUP_SECONDS = 120
+
+
+def free_port() -> int:
+    import socket  # noqa: PLC0415 - only port picking needs it
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def postgres_bin() -> Path:
+    """The newest installed PostgreSQL's binaries (Debian keeps them off PATH)."""
+    found = sorted(glob.glob(PG_BIN_GLOB), key=lambda path: int(Path(path).parent.name))
+    if not found:
+        raise FileNotFoundError(
+            "PostgreSQL is not installed: run .ci/setup-postgres.sh (apt-get install postgresql)"
+        )
+    return Path(found[-1])
+
+
+def as_postgres(command: list[str]) -> list[str]:
+    """Run as the ``postgres`` user when we are root (initdb and postgres refuse root)."""
+    return ["runuser", "-u", PG_USER, "--", *command] if os.geteuid() == 0 else command
+
+
+def check(command: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(command, capture_output=True, text=True, check=False, **kwargs)
+    if result.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(command)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+@dataclass
+class Postgres:
+    """A throwaway cluster: user ``postgres`` with trust auth, on 127.0.0.1 only."""
+
+    folder: Path
+    port: int
+    bin: Path
+
+    def url(self, database: str) -> str:
+        # SQLAlchemy 2.1 reads postgresql:// as psycopg 3, the driver in the bake's `postgres` group.
+        return f"postgresql://{PG_USER}@127.0.0.1:{self.port}/{database}"
+
+    def sql(self, statement: str, database: str = "postgres") -> str:
+        """One statement through psql; the rows as text, one per line, fields joined by '|'."""
+        command = [
+            str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", PG_USER,
+            "-d", database, "-v", "ON_ERROR_STOP=1", "-At", "-c", statement,
+        ]  # fmt: skip
+        return check(command, timeout=60).stdout.strip()
+
+    def create_database(self, name: str) -> str:
+        self.sql(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def stop(self) -> None:
+        data = str(self.folder / "data")
+        subprocess.run(
+            as_postgres([str(self.bin / "pg_ctl"), "-D", data, "-m", "fast", "-w", "stop"]),
+            capture_output=True,
+            check=False,
+            timeout=60,
+        )
+
+
+@contextmanager
+def postgres(folder: Path) -> Iterator[Postgres]:
+    """initdb into ``folder`` and start the cluster on a free port; stopped on exit."""
+    binaries = postgres_bin()
+    folder.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        shutil.chown(folder, PG_USER, PG_USER)
+        # The postgres user must be able to reach the folder through its parents (pytest's are 0700).
+        for parent in folder.parents:
+            if parent == Path("/"):
+                break
+            parent.chmod(parent.stat().st_mode | 0o001)
+    data = folder / "data"
+    check(as_postgres([str(binaries / "initdb"), "-D", str(data), "-A", "trust", "-U", PG_USER]))
+    cluster = Postgres(folder, free_port(), binaries)
+    options = f"-p {cluster.port} -k {folder} -c listen_addresses=127.0.0.1"
+    log = folder / "pg.log"
+    check(
+        as_postgres(
+            [str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(log), "-w", "start"]
+        ),
+        timeout=STARTUP_SECONDS,
+    )
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@dataclass
+class MlflowServer:
+    process: subprocess.Popen
+    url: str
+    log: Path
+
+    def stop(self) -> None:
+        """Stop the server and the workers it forked (its own process group)."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, 15)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, 9)
+                self.process.wait(timeout=30)
+
+
+def wait_for_http(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"{process.args} exited {process.returncode}:\n{log.read_text()}")
+        try:
+            with opener.open(url, timeout=5) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.5)
+    raise AssertionError(f"{url} did not answer within {STARTUP_SECONDS} s:\n{log.read_text()}")
+
+
+@contextmanager
+def mlflow_server(
+    project: InstalledProject, backend_store_uri: str, artifacts: Path, log: Path
+) -> Iterator[MlflowServer]:
+    """The bake's own ``mlflow server`` with proxied artifacts, as `make mlflow-server` runs it."""
+    port = free_port()
+    command = [
+        str(project.bin / "mlflow"), "server",
+        "--backend-store-uri", backend_store_uri,
+        "--serve-artifacts", "--artifacts-destination", str(artifacts),
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
+    ]  # fmt: skip
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            command,
+            cwd=artifacts.parent,
+            env=clean_environment(),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = MlflowServer(process, f"http://127.0.0.1:{port}", log)
+    try:
+        wait_for_http(f"{server.url}/health", process, log)
+        yield server
+    finally:
+        server.stop()
