@@ -21,11 +21,13 @@ import json
 import multiprocessing
 import os
 import socket
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 import lightgbm as lgb
@@ -52,6 +54,8 @@ from .tracking import client_for, start_run
 REPORT_EVERY = 10
 # What counts against the budget: a failed trial (its worker died) is not a result.
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+# How long workers on one machine wait for each other to load the data before starting anyway.
+STARTUP_TIMEOUT_SECONDS = 300
 TrialCallback = Callable[[optuna.Study, FrozenTrial], None]
 
 
@@ -100,7 +104,7 @@ def open_study(settings: Settings) -> optuna.Study:
     storage = None
     if space.storage is not None:
         with warnings.catch_warnings():
-            # Heartbeats are marked experimental since Optuna 2.9, and are how it finds dead workers.
+            # Heartbeats (experimental since Optuna 2.9) are how Optuna finds dead workers.
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             storage = optuna.storages.RDBStorage(
                 space.storage,
@@ -275,9 +279,22 @@ def tuning_run(settings: Settings, study_name: str) -> Iterator[str | None]:
 {%- endif %}
 
 
-def search(settings: Settings, study: optuna.Study, parent_run: str | None) -> None:
+def search(
+    settings: Settings,
+    study: optuna.Study,
+    parent_run: str | None,
+    start_together: Barrier | None = None,
+) -> None:
     """One worker's part: trials until the study has ``n_trials`` finished ones, or the timeout."""
     space = settings.tuning
+    objective = make_objective(settings)
+    if start_together is not None:
+        # Workers on one machine start their first trials together once each has loaded the data,
+        # so that a worker that starts late still gets its share of the budget.
+        try:
+            start_together.wait(timeout=STARTUP_TIMEOUT_SECONDS)
+        except threading.BrokenBarrierError:
+            logger.warning("a worker did not start within {} s", STARTUP_TIMEOUT_SECONDS)
     remaining = space.n_trials - finished_trials(study)
     if remaining <= 0:
         logger.info("study {} already has its {} trials", study.study_name, space.n_trials)
@@ -286,30 +303,38 @@ def search(settings: Settings, study: optuna.Study, parent_run: str | None) -> N
     # then still finishes it: up to workers - 1 trials more than the budget).
     budget = optuna.study.MaxTrialsCallback(space.n_trials, states=FINISHED)
     study.optimize(
-        make_objective(settings),
+        objective,
         n_trials=remaining,
         timeout=space.timeout_seconds,
         callbacks=[*trial_callbacks(settings, parent_run), budget],
     )
 
 
-def work(settings: Settings, parent_run: str | None) -> None:
+def work(settings: Settings, parent_run: str | None, start_together: Barrier) -> None:
     """A spawned worker process: joins the study by name and searches until the budget is met."""
     setup_logging(settings.logging)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    search(settings, open_study(settings), parent_run)
+    search(settings, open_study(settings), parent_run, start_together)
 
 
-def start_workers(settings: Settings, parent_run: str | None, count: int) -> list[BaseProcess]:
+def start_workers(
+    settings: Settings, parent_run: str | None, count: int
+) -> tuple[list[BaseProcess], Barrier | None]:
+    """``count`` more workers besides this process, and the barrier where all of them meet."""
+    if count == 0:
+        return [], None
     # Spawned, not forked: a fork would copy this process's LightGBM/OpenMP and MLflow threads.
     context = multiprocessing.get_context("spawn")
+    start_together = context.Barrier(count + 1)
     workers = [
-        context.Process(target=work, args=(settings, parent_run), name=f"tune-worker-{number}")
+        context.Process(
+            target=work, args=(settings, parent_run, start_together), name=f"tune-worker-{number}"
+        )
         for number in range(1, count + 1)
     ]
     for worker in workers:
         worker.start()
-    return workers
+    return workers, start_together
 
 
 def join_workers(workers: list[BaseProcess], heartbeat_seconds: int) -> None:
@@ -337,10 +362,13 @@ def run_tuning(settings: Settings) -> TuningResult:
         # Trials left running by workers that died since the last heartbeat check.
         optuna.storages.fail_stale_trials(study)
     with tuning_run(settings, study.study_name) as parent_run:
-        workers = start_workers(settings, parent_run, space.workers - 1)
+        # This process is the first worker; the others are spawned beside it.
+        workers, start_together = start_workers(settings, parent_run, space.workers - 1)
         try:
-            search(settings, study, parent_run)
+            search(settings, study, parent_run, start_together)
         except BaseException:
+            if start_together is not None:
+                start_together.abort()
             for worker in workers:
                 worker.terminate()
             raise
