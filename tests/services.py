@@ -1,4 +1,4 @@
-"""Real services for the team-server tests and benchmarks: a PostgreSQL cluster and an MLflow server.
+"""Real services for the team-server tests and benchmarks: PostgreSQL and an MLflow server.
 
 PostgreSQL comes from the distribution's packages (``.ci/setup-postgres.sh`` installs them on a CI
 machine). ``initdb`` refuses to run as root, so as root the cluster's folder is handed to the
@@ -11,16 +11,20 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from .baking import InstalledProject, clean_environment
+import pytest
+
+from .baking import InstalledProject, clean_environment, tool
 
 PG_BIN_GLOB = "/usr/lib/postgresql/*/bin"
 PG_USER = "postgres"
@@ -28,8 +32,6 @@ STARTUP_SECONDS = 120
 
 
 def free_port() -> int:
-    import socket  # noqa: PLC0415 - only port picking needs it
-
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -68,7 +70,7 @@ class Postgres:
     bin: Path
 
     def url(self, database: str) -> str:
-        # SQLAlchemy 2.1 reads postgresql:// as psycopg 3, the driver in the bake's `postgres` group.
+        # SQLAlchemy 2.1 reads postgresql:// as psycopg 3 (in the bake's `postgres` group).
         return f"postgresql://{PG_USER}@127.0.0.1:{self.port}/{database}"
 
     def sql(self, statement: str, database: str = "postgres") -> str:
@@ -100,7 +102,7 @@ def postgres(folder: Path) -> Iterator[Postgres]:
     folder.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
         shutil.chown(folder, PG_USER, PG_USER)
-        # The postgres user must be able to reach the folder through its parents (pytest's are 0700).
+        # The postgres user must reach the folder through its parents (pytest's are 0700).
         for parent in folder.parents:
             if parent == Path("/"):
                 break
@@ -109,13 +111,9 @@ def postgres(folder: Path) -> Iterator[Postgres]:
     check(as_postgres([str(binaries / "initdb"), "-D", str(data), "-A", "trust", "-U", PG_USER]))
     cluster = Postgres(folder, free_port(), binaries)
     options = f"-p {cluster.port} -k {folder} -c listen_addresses=127.0.0.1"
-    log = folder / "pg.log"
-    check(
-        as_postgres(
-            [str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(log), "-w", "start"]
-        ),
-        timeout=STARTUP_SECONDS,
-    )
+    log = str(folder / "pg.log")
+    start = [str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-l", log, "-w", "start"]
+    check(as_postgres(start), timeout=STARTUP_SECONDS)
     try:
         yield cluster
     finally:
@@ -127,19 +125,39 @@ class MlflowServer:
     process: subprocess.Popen
     url: str
     log: Path
+    artifacts: Path
 
     def stop(self) -> None:
-        """Stop the server and the workers it forked (its own process group)."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, 15)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, 9)
-                self.process.wait(timeout=30)
+        """Stop make, the server and every worker it started: the session's process group.
+
+        MLflow 3's job runner leaves huey consumers that ignore SIGTERM, so the group gets SIGKILL
+        once the server has had its chance to shut down.
+        """
+        group = self.process.pid
+        signal_group(group, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        while group_alive(group) and time.monotonic() < deadline:
+            self.process.poll()
+            time.sleep(0.5)
+        signal_group(group, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+
+def signal_group(group: int, number: int) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(group, number)
+
+
+def group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def wait_for_http(url: str, process: subprocess.Popen, log: Path) -> None:
+    """Until ``url`` answers 200; fails with the process's log if it exits or takes too long."""
     deadline = time.monotonic() + STARTUP_SECONDS
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     while time.monotonic() < deadline:
@@ -156,28 +174,48 @@ def wait_for_http(url: str, process: subprocess.Popen, log: Path) -> None:
 
 @contextmanager
 def mlflow_server(
-    project: InstalledProject, backend_store_uri: str, artifacts: Path, log: Path
+    project: InstalledProject, backend_store_uri: str, folder: Path
 ) -> Iterator[MlflowServer]:
-    """The bake's own ``mlflow server`` with proxied artifacts, as `make mlflow-server` runs it."""
+    """The bake's own `make mlflow-server`: proxied artifacts into ``folder/artifacts``."""
     port = free_port()
+    artifacts, log = folder / "artifacts", folder / "server.log"
     command = [
-        str(project.bin / "mlflow"), "server",
-        "--backend-store-uri", backend_store_uri,
-        "--serve-artifacts", "--artifacts-destination", str(artifacts),
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
+        "make", "mlflow-server", f"POETRY={tool('poetry')}",
+        f"MLFLOW_BACKEND_STORE_URI={backend_store_uri}",
+        f"MLFLOW_ARTIFACTS_DESTINATION={artifacts}",
+        f"MLFLOW_PORT={port}", "MLFLOW_SERVER_ARGS=--workers 2",
     ]  # fmt: skip
     with log.open("w") as sink:
+        # Its own session: make, poetry, mlflow and the server's workers stop together by group.
         process = subprocess.Popen(
             command,
-            cwd=artifacts.parent,
+            cwd=project.root,
             env=clean_environment(),
             stdout=sink,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    server = MlflowServer(process, f"http://127.0.0.1:{port}", log)
+    server = MlflowServer(process, f"http://127.0.0.1:{port}", log, artifacts)
     try:
         wait_for_http(f"{server.url}/health", process, log)
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster(tmp_path_factory) -> Iterator[Postgres]:
+    """One PostgreSQL cluster for the session; each test creates the databases it needs."""
+    with postgres(tmp_path_factory.mktemp("postgres")) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def team_server(
+    default_project: InstalledProject, postgres_cluster: Postgres, tmp_path_factory
+) -> Iterator[MlflowServer]:
+    """One MLflow server for the session, on PostgreSQL, run by the default bake's make target."""
+    backend = postgres_cluster.create_database("mlflow")
+    folder = tmp_path_factory.mktemp("mlflow-server")
+    with mlflow_server(default_project, backend, folder) as server:
+        yield server

@@ -152,7 +152,9 @@ def test_dockerfile_shape(bakes: dict[str, Path], name: str):
     users = [rest for keyword, rest in runtime if keyword == "USER"]
     assert users == ["10001:10001"]
     assert re.search(r'poetry==\d+\.\d+\.\d+"', text), "Poetry's version is pinned"
-    assert "poetry install --only main --no-root" in text
+    # The service's image has only the main group; compose.yaml's team image adds others.
+    assert "ARG POETRY_GROUPS=main\n" in text
+    assert 'poetry install --only "$POETRY_GROUPS" --no-root' in text
     assert "COPY pyproject.toml poetry.lock ./" in text
     healthchecks = [rest for keyword, rest in runtime if keyword == "HEALTHCHECK"]
     assert len(healthchecks) == 1 and "/health" in healthchecks[0]
@@ -315,6 +317,52 @@ def test_makefile_docker_targets(bakes: dict[str, Path]):
     assert "/models:/app/models:ro" in files_only
     podman = run(["make", "-n", "docker-build", "DOCKER=podman"], root).stdout
     assert "podman build" in podman
+
+
+def test_makefile_team_targets(bakes: dict[str, Path]):
+    """With a tracking server the container needs no mounts; the compose stack needs a password."""
+    root = bakes["default"]
+    remote = run(["make", "-n", "docker-run", "MLFLOW_TRACKING_URI=http://mlflow"], root).stdout
+    assert "-e MLFLOW_TRACKING_URI" in remote and " -v " not in remote
+    assert "docker compose up --detach --build" in run(["make", "-n", "up"], root).stdout
+    assert "docker compose down" in run(["make", "-n", "down"], root).stdout
+    server = run(["make", "-n", "mlflow-server"], root).stdout
+    assert "--serve-artifacts" in server and "--artifacts-destination" in server
+
+
+def uses_mlflow(name: str) -> bool:
+    return ANSWER_SETS[name][0].get("experiment_tracking", "mlflow") == "mlflow"
+
+
+@pytest.mark.parametrize("name", bakes_where(docker="yes"))
+def test_compose_file_follows_the_compose_spec(bakes: dict[str, Path], name: str):
+    """The team stack: valid, healthy before use, jobs under a profile, no secret, no open port."""
+    path = bakes[name] / "compose.yaml"
+    assert path.is_file() is uses_mlflow(name)
+    if not uses_mlflow(name):
+        return
+    check_schema("vendor.compose-spec", path)
+    text = path.read_text(encoding="utf-8")
+    services = yaml.safe_load(text)["services"]
+    assert set(services) == {"postgres", "mlflow", "api", "train", "tune"}
+    assert services["api"]["depends_on"] == {"mlflow": {"condition": "service_healthy"}}
+    assert services["mlflow"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    assert all("healthcheck" in services[name] for name in ("postgres", "mlflow"))
+    assert services["api"]["environment"]["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
+    assert all(services[job]["profiles"] == ["jobs"] for job in ("train", "tune"))
+    assert "postgres:/var/lib/postgresql/data" in services["postgres"]["volumes"]
+    # The password is always interpolated from .env, and required.
+    uses = [line for line in text.splitlines() if "POSTGRES_PASSWORD" in line.split("#")[0]]
+    assert uses and all("${POSTGRES_PASSWORD:?" in line for line in uses)
+    ports = [port for service in services.values() for port in service.get("ports", [])]
+    assert ports and all(port.startswith("127.0.0.1:") for port in ports)
+
+
+def test_compose_schema_check_can_fail(tmp_path: Path):
+    broken = tmp_path / "compose.yaml"
+    broken.write_text("services:\n  api:\n    ports: 8000\n    restart: sometimes\n")
+    with pytest.raises(AssertionError, match="compose"):
+        check_schema("vendor.compose-spec", broken)
 
 
 def test_template_ci_workflows():
