@@ -1,7 +1,8 @@
-"""``make bench``: bake the default project, measure training speed, accuracy and serving.
+"""``make bench``: bake the default project, measure training speed, accuracy, serving, team scale.
 
     make bench                              # everything; results in build/bench/results.md
     .venv/bin/python -m benchmarks.run --only scale accuracy --rebake
+    .venv/bin/python -m benchmarks.run --only team   # PostgreSQL, MLflow server, parallel tuning
 
 The full months are read from ``../shared/data`` (or ``--data``); without them the scale and
 accuracy parts say so and are skipped. Figures depend on the machine and on what else runs on it:
@@ -14,16 +15,17 @@ import argparse
 import os
 import platform
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import accuracy, serving, training
+from benchmarks import accuracy, serving, team, training
 from benchmarks.bake import BENCH_DIR, default_project
 from tests.baking import TEMPLATE_ROOT
 
 DEFAULT_DATA = TEMPLATE_ROOT.parent / "shared" / "data"
-PARTS = ("scale", "accuracy", "serving")
+PARTS = ("scale", "accuracy", "serving", "team")
 
 
 def machine() -> str:
@@ -102,6 +104,16 @@ def main() -> int:
     if "serving" in args.only:
         print("\n==> serving: the bake's own benchmark", flush=True)
         sections.append("## Serving\n\n" + serving.table(serving.measure(project)))
+        print(sections[-1], flush=True)
+
+    if "team" in args.only:
+        print("\n==> team scale: parallel tuning on PostgreSQL, train on a server", flush=True)
+        # The full months make trials long enough to measure; the bundled sample otherwise.
+        data = args.data if have_data else project.root / "data" / "sample"
+        # In /tmp: the cluster's folder must be reachable by the postgres user.
+        with tempfile.TemporaryDirectory(prefix="team-bench-") as work:
+            results = team.measure(project, data, Path(work))
+        sections.append(f"## Team scale (data: {data})\n\n" + team.table(results))
         print(sections[-1], flush=True)
 
     report = "\n\n".join(
