@@ -110,7 +110,6 @@ def main() -> int:
         print("\n==> team scale: parallel tuning on PostgreSQL, train on a server", flush=True)
         # The full months make trials long enough to measure; the bundled sample otherwise.
         data = args.data if have_data else project.root / "data" / "sample"
-        # In /tmp: the cluster's folder must be reachable by the postgres user.
         with tempfile.TemporaryDirectory(prefix="team-bench-") as work:
             results = team.measure(project, data, Path(work))
         sections.append(f"## Team scale (data: {data})\n\n" + team.table(results))

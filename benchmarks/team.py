@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.baking import InstalledProject, clean_environment, run
-from tests.services import Postgres, mlflow_server, postgres
+from tests.services import Postgres, cluster_folder, mlflow_server, postgres
 
 TRIALS = 16
 TRAIN_REPEATS = 3
@@ -74,7 +74,7 @@ def trial_span(cluster: Postgres, database: str) -> tuple[int, float]:
 def measure(project: InstalledProject, data: Path, work: Path) -> dict[str, object]:
     """Both figures, with one PostgreSQL cluster and one MLflow server for the whole run."""
     prefix = f"{project.package.upper()}_"
-    with postgres(work / "postgres") as cluster:
+    with cluster_folder() as folder, postgres(folder) as cluster:
         backend = cluster.create_database("mlflow")
         (work / "server").mkdir(parents=True)
         with mlflow_server(project, backend, work / "server") as server:

@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -97,16 +98,15 @@ class Postgres:
 
 @contextmanager
 def postgres(folder: Path) -> Iterator[Postgres]:
-    """initdb into ``folder`` and start the cluster on a free port; stopped on exit."""
+    """initdb into ``folder`` and start the cluster on a free port; stopped on exit.
+
+    The postgres user must reach ``folder`` through its parents: not below pytest's temporary
+    root, which every pytest session of root resets to 0700 (``cluster_folder`` is in /tmp).
+    """
     binaries = postgres_bin()
     folder.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
         shutil.chown(folder, PG_USER, PG_USER)
-        # The postgres user must reach the folder through its parents (pytest's are 0700).
-        for parent in folder.parents:
-            if parent == Path("/"):
-                break
-            parent.chmod(parent.stat().st_mode | 0o001)
     data = folder / "data"
     check(as_postgres([str(binaries / "initdb"), "-D", str(data), "-A", "trust", "-U", PG_USER]))
     cluster = Postgres(folder, free_port(), binaries)
@@ -203,10 +203,17 @@ def mlflow_server(
         server.stop()
 
 
+@contextmanager
+def cluster_folder() -> Iterator[Path]:
+    """A folder for a cluster directly in the system's temporary folder, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="mlops-postgres-") as folder:
+        yield Path(folder)
+
+
 @pytest.fixture(scope="session")
-def postgres_cluster(tmp_path_factory) -> Iterator[Postgres]:
+def postgres_cluster() -> Iterator[Postgres]:
     """One PostgreSQL cluster for the session; each test creates the databases it needs."""
-    with postgres(tmp_path_factory.mktemp("postgres")) as cluster:
+    with cluster_folder() as folder, postgres(folder) as cluster:
         yield cluster
 
 

@@ -54,7 +54,8 @@ FORBIDDEN: dict[tuple[str, str], tuple[str, ...]] = {
         "fastapi",
         "uvicorn",
         "prometheus",
-        word("serve"),
+        # (MLflow's `--serve-artifacts` flag is the tracking server's, not the service's)
+        "(?<!--)" + word("serve"),
         r"\.serving\b",
         "ServingSettings",
         word("bench"),

@@ -323,7 +323,7 @@ def start_workers(
     """``count`` more workers besides this process, and the barrier where all of them meet."""
     if count == 0:
         return [], None
-    # Spawned, not forked: a fork would copy this process's LightGBM/OpenMP and MLflow threads.
+    # Spawned, not forked: a fork would copy this process's threads (LightGBM's OpenMP pool).
     context = multiprocessing.get_context("spawn")
     start_together = context.Barrier(count + 1)
     workers = [
@@ -360,7 +360,9 @@ def run_tuning(settings: Settings) -> TuningResult:
     study = open_study(settings)
     if space.storage is not None:
         # Trials left running by workers that died since the last heartbeat check.
-        optuna.storages.fail_stale_trials(study)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
     with tuning_run(settings, study.study_name) as parent_run:
         # This process is the first worker; the others are spawned beside it.
         workers, start_together = start_workers(settings, parent_run, space.workers - 1)
