@@ -29,7 +29,7 @@ from .baking import InstalledProject, clean_environment, tool
 
 PG_BIN_GLOB = "/usr/lib/postgresql/*/bin"
 PG_USER = "postgres"
-STARTUP_SECONDS = 120
+STARTUP_SECONDS = 300
 
 
 def free_port() -> int:
@@ -183,7 +183,8 @@ def mlflow_server(
         "make", "mlflow-server", f"POETRY={tool('poetry')}",
         f"MLFLOW_BACKEND_STORE_URI={backend_store_uri}",
         f"MLFLOW_ARTIFACTS_DESTINATION={artifacts}",
-        f"MLFLOW_PORT={port}", "MLFLOW_SERVER_ARGS=--workers 2",
+        # One worker: uvicorn's supervisor restarts workers that start slowly on a busy machine.
+        f"MLFLOW_PORT={port}", "MLFLOW_SERVER_ARGS=--workers 1",
     ]  # fmt: skip
     with log.open("w") as sink:
         # Its own session: make, poetry, mlflow and the server's workers stop together by group.
