@@ -254,14 +254,19 @@ def test_two_workers_share_one_study_on_postgres_and_train_uses_its_best(
         assert float(logged[name]) == pytest.approx(value), name
 
 
-def running_trial_of_other_worker(
-    cluster: Postgres, database: str, tune_pid: int
-) -> tuple[int, int] | None:
-    """(trial number, pid) of a trial that a spawned worker (not the `tune` process) is running."""
+def other_worker_pid(cluster: Postgres, database: str, tune_pid: int) -> int | None:
+    """The pid of the worker that `tune` spawned, once it has taken a trial."""
+    for *_, worker in trials_by_worker(cluster, database):
+        pid = int(json.loads(worker).rsplit(":", 1)[1]) if worker else tune_pid
+        if pid != tune_pid:
+            return pid
+    return None
+
+
+def running_trial_of(cluster: Postgres, database: str, pid: int) -> int | None:
     for _, number, state, worker in trials_by_worker(cluster, database):
-        pid = int(json.loads(worker).rsplit(":", 1)[1]) if worker else None
-        if state == "RUNNING" and pid not in (None, tune_pid):
-            return int(number), pid
+        if state == "RUNNING" and worker and json.loads(worker).endswith(f":{pid}"):
+            return int(number)
     return None
 
 
@@ -274,26 +279,26 @@ def test_a_killed_worker_leaves_a_failed_trial_and_the_other_finishes_the_study(
 ):
     database = "optuna_killed"
     storage = postgres_cluster.create_database(database)
-    frank = team("frank", "team-kill").tuning(storage, **SMALL_SEARCH)
-    budget = "12"
+    # Longer fits than the other searches: more time inside a trial to be caught in.
+    search = {**SMALL_SEARCH, "MAX_ESTIMATORS": "300", "EARLY_STOPPING_ROUNDS": "50"}
+    frank = team("frank", "team-kill").tuning(storage, **search)
+    budget = "16"
 
     tune = frank.start("tune", "--workers", "2", "--n-trials", budget)
     killed = None
     try:
         deadline = time.monotonic() + 600
+        worker = None
         while killed is None and time.monotonic() < deadline and tune.poll() is None:
-            found = running_trial_of_other_worker(postgres_cluster, database, tune.pid)
-            if found is None:
+            worker = worker or other_worker_pid(postgres_cluster, database, tune.pid)
+            if worker is None:
                 time.sleep(0.2)
                 continue
-            number, pid = found
-            # Frozen first, so that the trial is surely still running when the worker dies.
-            os.kill(pid, signal.SIGSTOP)
-            if trial_state(postgres_cluster, database, number) == "RUNNING":
-                os.kill(pid, signal.SIGKILL)
-                killed = number
-            else:
-                os.kill(pid, signal.SIGCONT)
+            # Frozen while the test looks: a trial it is running stays running until it dies.
+            os.kill(worker, signal.SIGSTOP)
+            killed = running_trial_of(postgres_cluster, database, worker)
+            os.kill(worker, signal.SIGKILL if killed is not None else signal.SIGCONT)
+            time.sleep(0.1)
     finally:
         _, stderr = frank.finish(tune)
     assert killed is not None, "no spawned worker was seen running a trial"
