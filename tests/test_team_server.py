@@ -256,6 +256,9 @@ def test_two_workers_share_one_study_on_postgres_and_train_uses_its_best(
 
 def other_worker_pid(cluster: Postgres, database: str, tune_pid: int) -> int | None:
     """The pid of the worker that `tune` spawned, once it has taken a trial."""
+    # `tune` creates Optuna's tables when it starts: until then there is nothing to read.
+    if cluster.sql("SELECT to_regclass('trial_user_attributes') IS NULL", database) == "t":
+        return None
     for *_, worker in trials_by_worker(cluster, database):
         pid = int(json.loads(worker).rsplit(":", 1)[1]) if worker else tune_pid
         if pid != tune_pid:
