@@ -382,7 +382,7 @@ def run_tuning(settings: Settings) -> TuningResult:
         raise RuntimeError("no trial completed; widen the search space or raise n_trials")
     params = best_params(study)
     target = settings.training.params_file
-    # Atomic: workers of other machines' `tune` may write the same file at the same moment.
+    # Atomic: workers on several machines may write the same file at the same moment.
     with atomic_write(target) as partial:
         partial.write_text(json.dumps(params, indent=2, sort_keys=True), encoding="utf-8")
     logger.info(
