@@ -150,7 +150,8 @@ def pruning_callback(trial: optuna.Trial) -> Callable[[lgb.callback.CallbackEnv]
         step = env.iteration + 1
         if step % REPORT_EVERY:
             return
-        rmse = next(value for _, name, value, _ in env.evaluation_result_list if name == "rmse")
+        results = env.evaluation_result_list or []
+        rmse = next(result[2] for result in results if result[1] == "rmse")
         trial.report(rmse, step)
         if trial.should_prune():
             raise optuna.TrialPruned(f"validation RMSE {rmse:.4f} after {step} trees")
@@ -222,7 +223,7 @@ def trial_run_logger(settings: Settings, parent_run: str) -> TrialCallback:
         ):
             mlflow.log_params({**trial.params, **trial.user_attrs})
             mlflow.set_tag("state", trial.state.name.lower())
-            if trial.state == TrialState.COMPLETE:
+            if trial.state == TrialState.COMPLETE and trial.value is not None:
                 mlflow.log_metric("rmse", trial.value)
             for step, value in trial.intermediate_values.items():
                 mlflow.log_metric("rmse_while_fitting", value, step=step)
@@ -326,7 +327,7 @@ def start_workers(
     # Spawned, not forked: a fork would copy this process's threads (LightGBM's OpenMP pool).
     context = multiprocessing.get_context("spawn")
     start_together = context.Barrier(count + 1)
-    workers = [
+    workers: list[BaseProcess] = [
         context.Process(
             target=work, args=(settings, parent_run, start_together), name=f"tune-worker-{number}"
         )
