@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from filelock import FileLock
@@ -57,7 +58,7 @@ class FileRegistry:
         with self._lock:
             yield
 
-    def _read_index(self) -> dict:
+    def _read_index(self) -> dict[str, Any]:
         path = self.home / INDEX_FILE
         try:
             index = json.loads(path.read_text(encoding="utf-8"))
@@ -73,7 +74,7 @@ class FileRegistry:
             raise RegistryError(f"registry index {path} has no versions list and aliases map")
         return index
 
-    def _write_index(self, index: dict) -> None:
+    def _write_index(self, index: dict[str, Any]) -> None:
         with tempfile.NamedTemporaryFile(
             "w", dir=self.home, suffix=".tmp", delete=False, encoding="utf-8"
         ) as handle:
@@ -82,7 +83,7 @@ class FileRegistry:
             os.fsync(handle.fileno())
         os.replace(handle.name, self.home / INDEX_FILE)
 
-    def _remove_leftovers(self, index: dict) -> None:
+    def _remove_leftovers(self, index: dict[str, Any]) -> None:
         """Folders a crashed writer left: staging folders and versions the index never got.
 
         Called with the lock held, so no live writer can own them.
@@ -146,7 +147,7 @@ class FileRegistry:
             index["aliases"][alias] = version
             self._write_index(index)
 
-    def _entry(self, index: dict, version: int) -> dict:
+    def _entry(self, index: dict[str, Any], version: int) -> dict[str, Any]:
         for entry in index["versions"]:
             if entry.get("version") == version:
                 return entry
@@ -176,6 +177,6 @@ class FileRegistry:
         return [as_version(entry) for entry in self._read_index()["versions"]]
 
 
-def as_version(entry: dict) -> ModelVersion:
+def as_version(entry: dict[str, Any]) -> ModelVersion:
     """An index entry as a ModelVersion (the index also keeps the files' checksums)."""
     return ModelVersion(**{key: value for key, value in entry.items() if key in VERSION_FIELDS})

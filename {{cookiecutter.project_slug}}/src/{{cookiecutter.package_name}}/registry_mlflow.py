@@ -21,7 +21,7 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import metadata as package_metadata
 from pathlib import Path
@@ -37,8 +37,9 @@ from mlflow.models import ModelSignature, infer_signature
 from .artifacts import checksums, load_checked
 from .config import RegistrySettings
 from .features import FEATURE_NAMES, feature_matrix
+from .logs import strip_credentials
 from .model import CONTRACT_FILE, TripDurationModel
-from .tracking import SQLITE_PREFIX, client_for, flatten, start_run, strip_credentials
+from .tracking import SQLITE_PREFIX, client_for, flatten, start_run
 from .versions import ModelLoadError, ModelVersion, RegistryError, RegistryUnavailableError
 
 MODEL_ARTIFACT = "model"
@@ -66,7 +67,7 @@ def mlflow_errors(method: Callable[..., Any]) -> Callable[..., Any]:
         # stops the command in one line rather than in a traceback with the store's URI.
         except Exception as error:
             registry = args[0]
-            uri = strip_credentials(registry.settings.tracking_uri)  # type: ignore[attr-defined]
+            uri = strip_credentials(registry.settings.tracking_uri)
             reason = strip_credentials((str(error).strip().splitlines() or [""])[0])
             if is_connection_error(error):
                 raise RegistryUnavailableError(
@@ -126,15 +127,18 @@ class MlflowRegistry:
     def client(self) -> mlflow.MlflowClient:
         return client_for(self.settings)
 
-    def lock(self) -> AbstractContextManager[None]:
+    @contextmanager
+    def lock(self) -> Iterator[None]:
         """A lock file beside an embedded SQLite store; a server offers none (see ``promote``)."""
         uri = self.settings.tracking_uri
         if not uri.startswith(SQLITE_PREFIX):
-            return nullcontext()
+            yield
+            return
         database = Path(uri.removeprefix(SQLITE_PREFIX))
         if self._lock is None:
             self._lock = FileLock(database.with_name(database.name + ".lock"))
-        return self._lock
+        with self._lock:
+            yield
 
     @mlflow_errors
     def register(
