@@ -176,6 +176,7 @@ def closed_port() -> int:
     ids=lambda command: command[0],
 )
 def test_an_unreachable_server_is_one_line_without_credentials(tmp_path: Path, command: list[str]):
+    # pragma: allowlist nextline secret
     uri = f"http://user:secret@127.0.0.1:{closed_port()}"
     environment = {
         **os.environ,
@@ -208,10 +209,12 @@ def test_an_unreachable_server_is_one_line_without_credentials(tmp_path: Path, c
 
 
 def test_no_log_line_shows_the_credentials_of_a_uri(capsys: pytest.CaptureFixture[str]):
+    # pragma: allowlist nextline secret
     assert strip_credentials("at https://u:p%40ss@host:5000/x and s3://k@b/") == (
         "at https://***@host:5000/x and s3://***@b/"
     )
     setup_logging(LoggingSettings(file=None))
+    # pragma: allowlist nextline secret
     logger.error("cannot reach {}", "http://user:secret@127.0.0.1:5000/api")
     record = logging.LogRecord(
         "mlflow", logging.INFO, __file__, 1, "run at %s", ("http://a:b@h",), None
