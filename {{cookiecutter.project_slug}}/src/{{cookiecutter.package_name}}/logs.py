@@ -39,12 +39,12 @@ def _escape_record(record: Record) -> None:
             record["extra"][key] = escape_control_characters(value)
 
 
-# The user-info part of a URI (``scheme://user:<password>@``), as in a tracking server's address.
+# The user-info part of a URI (``scheme://{user}:{password}@``), as in a tracking server's address.
 URI_CREDENTIALS = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]+@")
 
 
 def strip_credentials(text: str) -> str:
-    """``http://user:<secret>@host`` -> ``http://***@host``, wherever a URI appears in ``text``."""
+    """``http://{user}:{password}@host`` -> ``http://***@host``, wherever a URI is in ``text``."""
     return URI_CREDENTIALS.sub(r"\g<scheme>***@", text)
 
 

@@ -53,6 +53,13 @@ RUNTIME_PACKAGES = ("lightgbm", "numpy", "pandas", "scikit-learn")
 UNREACHABLE = ("Max retries exceeded", "Connection refused", "Failed to establish", "timed out")
 
 
+def run_of(registered: MlflowModelVersion) -> str:
+    """The run that logged a version (every version this project registers comes from one)."""
+    if registered.run_id is None:
+        raise RegistryError(f"model version {registered.version} has no run to read it from")
+    return str(registered.run_id)
+
+
 # Without type variables: Python 3.12+ bakes' ruff wants PEP 695 syntax, which 3.11 lacks.
 def mlflow_errors(method: Callable[..., Any]) -> Callable[..., Any]:
     """MLflow and connection errors as one-line RegistryErrors, without credentials."""
@@ -241,7 +248,7 @@ class MlflowRegistry:
                     f"models:/{self.name}/{version}", dst_path=str(Path(scratch, "model"))
                 )
             )
-            contract = Path(client.download_artifacts(registered.run_id, CONTRACT_FILE, scratch))
+            contract = Path(client.download_artifacts(run_of(registered), CONTRACT_FILE, scratch))
             return load_checked(folder / FLAVOR_MODEL_FILE, contract, recorded, version)
 
     @staticmethod
@@ -272,9 +279,9 @@ class MlflowRegistry:
     def _describe(self, registered: MlflowModelVersion) -> ModelVersion:
         """The version with its run's metrics and the metadata the run recorded."""
         client = self.client
-        run = client.get_run(registered.run_id)
+        run = client.get_run(run_of(registered))
         with tempfile.TemporaryDirectory() as scratch:
-            path = client.download_artifacts(registered.run_id, METADATA_ARTIFACT, scratch)
+            path = client.download_artifacts(run_of(registered), METADATA_ARTIFACT, scratch)
             recorded = json.loads(Path(path).read_text(encoding="utf-8"))
         return ModelVersion(
             name=self.name,

@@ -69,7 +69,10 @@ def experiment_id(settings: RegistrySettings) -> str:
         # Another job created it between the look-up and here (concurrent first trainings).
         if error.error_code != "RESOURCE_ALREADY_EXISTS":
             raise
-        return client.get_experiment_by_name(settings.experiment_name).experiment_id
+        existing = client.get_experiment_by_name(settings.experiment_name)
+        if existing is None:
+            raise
+        return existing.experiment_id
 
 
 @contextmanager
