@@ -8,6 +8,9 @@ import pytest
 
 from .baking import ALL_OFF, InstalledProject, bake_or_fail, install
 
+# Session fixtures of the team-server tests: one PostgreSQL cluster and one MLflow server.
+from .services import postgres_cluster, team_server  # noqa: F401
+
 
 @pytest.fixture(scope="session")
 def default_bake(cookies_session) -> Path:
