@@ -21,6 +21,7 @@ OPTIONAL_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
         "tests/test_api.py",
         "tests/test_prediction_log.py",
         "tests/test_serve.py",
+        "docs/serving.md",
         "benchmarks",
         # A job image only: the training Job and the retraining CronJob, no service.
         "deploy/kubernetes/base/app",
@@ -40,9 +41,23 @@ OPTIONAL_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
         # The compose stack is the team's MLflow server: nothing to compose without it.
         "compose.yaml",
     ),
-    ("hyperparameter_tuning", "none"): ("src/{package}/tune.py", "tests/test_tune.py"),
-    ("monitoring", "none"): ("src/{package}/monitor.py", "tests/test_monitor.py"),
-    ("docker", "no"): ("Dockerfile", ".dockerignore", "compose.yaml", "deploy"),
+    ("hyperparameter_tuning", "none"): (
+        "src/{package}/tune.py",
+        "tests/test_tune.py",
+        "docs/tuning.md",
+    ),
+    ("monitoring", "none"): (
+        "src/{package}/monitor.py",
+        "tests/test_monitor.py",
+        "docs/monitoring.md",
+    ),
+    ("docker", "no"): (
+        "Dockerfile",
+        ".dockerignore",
+        "compose.yaml",
+        "deploy",
+        "docs/deployment.md",
+    ),
     ("ci", "github"): (".gitlab-ci.yml", "renovate.json"),
     ("ci", "gitlab"): (".github",),
     ("ci", "none"): (".github", ".gitlab-ci.yml", "renovate.json"),

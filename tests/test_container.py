@@ -4,8 +4,9 @@ The jobs' image (``docker=yes`` with ``serving=none``, here in the uv bake) is b
 ``predict`` on the bundled sample with the host-trained model, as the image's non-root user.
 
 The model is trained on the host (``trip-duration train``) and reaches the container at run time,
-as the generated README describes for the default MLflow store: ``mlflow.db`` mounted read-only at
-``/app/mlflow.db`` (the image's working directory, where the default ``sqlite:///mlflow.db`` points)
+as the generated ``docs/deployment.md`` describes for the default MLflow store: ``mlflow.db``
+mounted read-only at ``/app/mlflow.db`` (the image's working directory, where the default
+``sqlite:///mlflow.db`` points)
 and ``mlartifacts/`` at the absolute path MLflow recorded for it. Podman, its configuration and the
 local ``python:3.11-slim`` stand-in come from ``.ci/setup-containers.sh`` (``make test`` runs it);
 without them these tests fail and say so, rather than skip.

@@ -412,8 +412,8 @@ def test_pre_commit_config(bakes: dict[str, Path], name: str):
     runtime = set(pyproject["project"]["dependencies"])
     assert set(hooks["mypy"]["additional_dependencies"]) <= runtime
     assert re.fullmatch(r"v\d+\.\d+\.\d+", revs["pre-commit-hooks"])
-    readme = (root / "README.md").read_text(encoding="utf-8")
-    assert "pre-commit install" in readme
+    development = (root / "docs" / "development.md").read_text(encoding="utf-8")
+    assert "pre-commit install" in development
 
 
 @pytest.mark.parametrize("name", ANSWER_SETS)
@@ -435,12 +435,15 @@ def test_no_docker_mention_without_docker(bakes: dict[str, Path], minimal_bake: 
 
 
 @pytest.mark.parametrize("name", ANSWER_SETS)
-def test_readme_names_the_chosen_ci(bakes: dict[str, Path], name: str):
-    readme = (bakes[name] / "README.md").read_text(encoding="utf-8")
+def test_docs_name_the_chosen_ci(bakes: dict[str, Path], name: str):
+    development = (bakes[name] / "docs" / "development.md").read_text(encoding="utf-8")
     ci = answers_of(name)["ci"]
-    assert (".github/workflows/ci.yml" in readme) is (ci == "github")
-    assert (".gitlab-ci.yml" in readme) is (ci == "gitlab")
-    assert ("## Container" in readme) is (answers_of(name)["docker"] == "yes")
+    assert (".github/workflows/ci.yml" in development) is (ci == "github")
+    assert (".gitlab-ci.yml" in development) is (ci == "gitlab")
+    deployment = bakes[name] / "docs" / "deployment.md"
+    assert deployment.is_file() is (answers_of(name)["docker"] == "yes")
+    if deployment.is_file():
+        assert "## Container" in deployment.read_text(encoding="utf-8")
 
 
 def test_makefile_docker_targets(bakes: dict[str, Path]):

@@ -116,11 +116,11 @@ def dockerfile_value(bake: Path, instruction: str) -> str:
 
 
 def settings_table(bake: Path) -> dict[str, str]:
-    """Environment variable -> default, from the README's settings table (a bake test keeps it
-    equal to the Settings class)."""
+    """Environment variable -> default, from the settings table of docs/configuration.md (a bake
+    test keeps it equal to the Settings class)."""
     row = re.compile(r"^\| `([A-Z0-9_]+)` \| `?([^|`]*)`? \|", re.M)
-    rows = row.findall((bake / "README.md").read_text())
-    assert rows, "the README has no settings table"
+    rows = row.findall((bake / "docs" / "configuration.md").read_text())
+    assert rows, "docs/configuration.md has no settings table"
     return dict(rows)
 
 
@@ -311,8 +311,8 @@ def test_blue_green_switch_moves_the_service_from_one_colour_to_the_other(servic
         return [c for c, pod in colours.items() if selects(selector, pod["metadata"]["labels"])]
 
     assert live(service["spec"]["selector"]) == ["blue"]
-    # The README's one-line switch and rollback, applied as kubectl would (a merge patch).
-    readme = (bake / "README.md").read_text()
+    # The docs' one-line switch and rollback, applied as kubectl would (a merge patch).
+    readme = (bake / "docs" / "deployment.md").read_text()
     patches = re.findall(rf"kubectl patch service {bake.name} -p '([^']+)'", readme)
     assert len(patches) == 2
     for patch, colour in zip(patches, ("green", "blue"), strict=True):
@@ -344,8 +344,8 @@ def test_canary_route_splits_between_the_two_services(service_bake):
         assert isinstance(backend["weight"], int) and 0 <= backend["weight"] <= 1_000_000
         weights[target] = backend["weight"]
     assert weights == {bake.name: 90, f"{bake.name}-canary": 10}
-    # The README's weight command points at the canary's backend.
-    readme = (bake / "README.md").read_text()
+    # The docs' weight command points at the canary's backend.
+    readme = (bake / "docs" / "deployment.md").read_text()
     (path,) = re.findall(r'"path":"(/spec/rules/0/backendRefs/\d+/weight)"', readme)
     index = int(path.split("/")[-2])
     assert rule["backendRefs"][index]["name"] == f"{bake.name}-canary"

@@ -1,4 +1,4 @@
-"""The README's configuration reference and task table stay true to the code."""
+"""The settings page (docs/configuration.md) and the README's task table stay true to the code."""
 
 from __future__ import annotations
 
@@ -15,6 +15,10 @@ from {{ cookiecutter.package_name }}.config import ENV_PREFIX, Settings
 from .helpers import PROJECT_ROOT
 
 README = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+CONFIGURATION = (PROJECT_ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+EVERY_PAGE = "\n".join(
+    [README, *(path.read_text(encoding="utf-8") for path in (PROJECT_ROOT / "docs").glob("*.md"))]
+)
 MAKEFILE = (PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")
 
 
@@ -31,14 +35,17 @@ def environment_names(model: type[BaseModel], prefix: str) -> list[str]:
 
 def test_every_setting_is_documented():
     missing = [
-        name for name in environment_names(Settings, ENV_PREFIX) if f"`{name}`" not in README
+        name
+        for name in environment_names(Settings, ENV_PREFIX)
+        if f"`{name}`" not in CONFIGURATION
     ]
     assert not missing
 
 
 def test_no_documented_setting_is_gone():
+    """Anywhere in the README or the docs: a renamed setting leaves no stale name behind."""
     known = set(environment_names(Settings, ENV_PREFIX))
-    documented = set(re.findall(rf"`({ENV_PREFIX}[A-Z_]+)`", README))
+    documented = set(re.findall(rf"`({ENV_PREFIX}[A-Z_]+)`", EVERY_PAGE))
     assert documented <= known, documented - known
 
 
@@ -68,7 +75,7 @@ def code_defaults(model: type[BaseModel], prefix: str) -> dict[str, object]:
 
 
 def as_documented(value: object) -> str:
-    """How the README writes a default: TOML/JSON-like literals, paths as text."""
+    """How the settings page writes a default: TOML/JSON-like literals, paths as text."""
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, tuple | list):
@@ -78,7 +85,7 @@ def as_documented(value: object) -> str:
     return str(value)
 
 
-DOCUMENTED = dict(SETTINGS_ROW.findall(README))
+DOCUMENTED = dict(SETTINGS_ROW.findall(CONFIGURATION))
 DEFAULTS = code_defaults(Settings, ENV_PREFIX)
 
 
