@@ -35,9 +35,7 @@ def environment_names(model: type[BaseModel], prefix: str) -> list[str]:
 
 def test_every_setting_is_documented():
     missing = [
-        name
-        for name in environment_names(Settings, ENV_PREFIX)
-        if f"`{name}`" not in CONFIGURATION
+        name for name in environment_names(Settings, ENV_PREFIX) if f"`{name}`" not in CONFIGURATION
     ]
     assert not missing
 
