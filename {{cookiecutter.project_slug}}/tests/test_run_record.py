@@ -120,3 +120,21 @@ def test_a_version_from_an_earlier_release_reads_its_facts_or_has_no_record(regi
     registry.set_alias(CHAMPION, bare.version)
     assert registry.get_version(CHAMPION).record is None
     assert registry.load(bare.version).feature_names  # the model itself still loads
+{%- if cookiecutter.serving == "fastapi" %}
+
+
+@pytest.mark.slow
+def test_the_service_describes_a_version_without_a_record_with_nulls(registered, settings):
+    from fastapi.testclient import TestClient  # noqa: PLC0415
+
+    from {{ cookiecutter.package_name }}.serving.app import create_app  # noqa: PLC0415
+
+    registry, version, _ = registered
+    forget_the_record(registry, version, None)
+    with TestClient(create_app(settings)) as client:
+        described = client.get("/model")
+    assert described.status_code == 200
+    body = described.json()
+    assert (body["version"], body["train_month"], body["val_month"]) == (1, None, None)
+    assert body["trained_at"]  # the registry's creation time stands in
+{%- endif %}
