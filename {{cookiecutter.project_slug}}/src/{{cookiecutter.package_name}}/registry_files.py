@@ -167,8 +167,8 @@ class FileRegistry:
         try:
             return [AliasEvent.from_dict(entry) for entry in entries]
         except (KeyError, TypeError, ValueError) as error:
-            path = self.home / INDEX_FILE
-            raise RegistryError(f"registry index {path} has an unreadable history: {error}") from error
+            problem = f"registry index {self.home / INDEX_FILE} has an unreadable history: {error}"
+            raise RegistryError(problem) from error
 
     def _entry(self, index: dict[str, Any], version: int) -> dict[str, Any]:
         for entry in index["versions"]:
