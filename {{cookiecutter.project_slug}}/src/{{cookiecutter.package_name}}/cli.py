@@ -268,7 +268,7 @@ def feedback(
     """Live RMSE/MAE per model version and role from logged predictions and actual trips.
 
     Exit 8 when the champion's live RMSE exceeds its validation RMSE by more than
-    FEEDBACK__MAX_RMSE_INCREASE (concept drift).
+    FEEDBACK__MAX_RMSE_INCREASE.
     """
     from .feedback import DEGRADED_EXIT_CODE, run_feedback  # noqa: PLC0415
     from .registry import open_registry  # noqa: PLC0415

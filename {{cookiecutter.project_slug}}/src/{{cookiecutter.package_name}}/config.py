@@ -227,7 +227,7 @@ class FeedbackSettings(BaseModel):
         0.2,
         ge=0,
         description="Share by which the champion's live RMSE may exceed its validation RMSE "
-        "before `feedback` exits with code 8 (concept drift).",
+        "before `feedback` exits with code 8.",
     )
 {%- if cookiecutter.monitoring == "evidently" %}
 

@@ -18,8 +18,8 @@ rows are written beside the report, so that nothing is dropped unseen.
 RMSE and MAE are reported per model version and role (``champion``, ``challenger``), over the
 whole month and per time window. A log written before versions and roles were logged is one model:
 its rows count as the champion's. The champion's live RMSE is compared with its validation RMSE:
-above ``validation x (1 + feedback.max_rmse_increase)`` the model has degraded (concept drift), and
-``feedback`` exits with ``DEGRADED_EXIT_CODE``.
+above ``validation x (1 + feedback.max_rmse_increase)`` the model has degraded (the trips changed
+in a way the model misses), and ``feedback`` exits with ``DEGRADED_EXIT_CODE``.
 """
 
 from __future__ import annotations
@@ -212,7 +212,7 @@ def group_metrics(frame: pd.DataFrame, by: list[str]) -> list[GroupMetrics]:
 def champion_verdict(
     scored: pd.DataFrame, champion: ModelVersion | None, settings: Settings
 ) -> ChampionVerdict:
-    """Compare the champion's live RMSE with its validation RMSE (concept drift)."""
+    """Compare the champion's live RMSE with its validation RMSE."""
     feedback = settings.feedback
     if champion is None:
         rows = scored.iloc[0:0]

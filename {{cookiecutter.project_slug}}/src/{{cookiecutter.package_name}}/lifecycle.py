@@ -119,8 +119,8 @@ def feedback_evidence(
     if missing:
         summary = (
             f"the latest feedback report ({report.get('json_summary')}) has no live RMSE on "
-            f"{minimum} or more matched trips for the {' and the '.join(missing)}: serve the "
-            "challenger in shadow or canary mode and run `feedback` again, or give --month"
+            f"{minimum} or more matched trips for the {' and the '.join(missing)}: log both "
+            "versions' predictions and run `feedback` again, or give --month"
         )
         return Evidence(
             "feedback", evidence.challenger_rmse, evidence.champion_rmse, False, summary, details

@@ -1,21 +1,23 @@
 """The scheduled loop: check the newest month, retrain when needed, promote only if better.
 
-One function, so that the scheduled CI pipeline, the Kubernetes CronJob and a person at a terminal
+One function, so that every scheduler (a CI schedule, a CronJob) and a person at a terminal
 (``make retrain-loop``) run exactly the same steps:
 
 1. optionally download the month to judge and the month before it (TLC publishes a month about two
    months later, hence the default month);
 {%- if cookiecutter.monitoring == "evidently" %}
 2. ``monitor``: data and prediction drift of the month against the month before;
-{%- else %}
-2. (no drift monitoring in this project: data drift is not a trigger);
-{%- endif %}
 3. ``feedback``: the champion's live error on that month, when there is a prediction log;
-4. when drift or degradation is found{% if cookiecutter.monitoring != "evidently" %} (or no check could give a verdict){% endif %}, ``retrain`` on the month before, validated
-   on the month: the quality gate promotes the new model only if it beats the champion on the same
-   rows, and keeps it as the challenger otherwise (``promote`` can then act on live evidence).
+4. when drift or degradation is found, ``retrain`` on the month before, validated on the month:
+{%- else %}
+2. ``feedback``: the champion's live error on that month, when there is a prediction log;
+3. when the champion degraded, or when no prediction log gives a verdict (the gate still protects
+   the champion), ``retrain`` on the month before, validated on the month:
+{%- endif %}
+   the quality gate promotes the new model only if it beats the champion on the same rows, and
+   keeps it as the challenger otherwise (``promote`` can then act on live evidence).
 
-Too few rows, no drift, or a model that is not better are normal outcomes, not failures.
+Too few rows, a healthy champion, or a model that is not better are normal outcomes, not failures.
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ class LoopOutcome:
 
     month: str
     previous: str
+{%- if cookiecutter.monitoring == "evidently" %}
     drift: bool | None = None
+{%- endif %}
     degraded: bool | None = None
     retrained: bool = False
     promoted: bool = False
@@ -104,10 +108,11 @@ def run_loop(
         outcome.steps.append(f"feedback: {report.champion.note}")
     else:
         outcome.steps.append(f"feedback: skipped, no predictions in {predictions}")
+{%- if cookiecutter.monitoring == "evidently" %}
     triggered = bool(outcome.drift) or bool(outcome.degraded)
-{%- if cookiecutter.monitoring != "evidently" %}
-    # Without drift monitoring, no verdict means no reason to skip: the gate still protects.
-    triggered = triggered or outcome.degraded is None
+{%- else %}
+    # No verdict is no reason to skip: the quality gate still protects the champion.
+    triggered = outcome.degraded is not False
 {%- endif %}
     if not triggered:
         outcome.steps.append("nothing to retrain")
