@@ -40,10 +40,12 @@ OPTIONAL_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
         # Scheduled retraining in CI needs the team's tracking server: a file registry on a CI
         # runner is thrown away with it (the Kubernetes CronJob keeps its volume).
         ".github/workflows/retrain.yml",
+        # The compose stack is the team's MLflow server: nothing to compose without it.
+        "compose.yaml",
     ),
     ("hyperparameter_tuning", "none"): ("src/{package}/tune.py", "tests/test_tune.py"),
     ("monitoring", "none"): ("src/{package}/monitor.py", "tests/test_monitor.py"),
-    ("docker", "no"): ("Dockerfile", ".dockerignore", "deploy"),
+    ("docker", "no"): ("Dockerfile", ".dockerignore", "compose.yaml", "deploy"),
     ("ci", "github"): (".gitlab-ci.yml", "renovate.json"),
     ("ci", "gitlab"): (".github",),
     ("ci", "none"): (".github", ".gitlab-ci.yml", "renovate.json"),
