@@ -193,3 +193,6 @@ def test_a_missing_month_or_log_is_one_line(isolated_env: Path):
     )
     assert missing_month.exit_code == 1
     assert "file not found" in missing_month.output
+    not_a_month = runner.invoke(app, ["feedback", "--month", "2024-13"])
+    assert not_a_month.exit_code == 2
+    assert "expected a month as YYYY-MM" in not_a_month.output

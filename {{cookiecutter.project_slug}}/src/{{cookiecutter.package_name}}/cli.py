@@ -13,7 +13,7 @@ import typer
 from loguru import logger
 
 from . import __doc__ as package_doc
-from .config import {% if cookiecutter.serving == "fastapi" %}ENV_PREFIX, {% endif %}Settings, SettingsError, load_settings
+from .config import {% if cookiecutter.serving == "fastapi" %}ENV_PREFIX, {% endif %}MONTH_PATTERN, Settings, SettingsError, load_settings
 from .data import DURATION, DataError, TooFewRowsError, download_month, load_month
 from .evaluate import regression_metrics
 from .logs import setup_logging
@@ -252,6 +252,13 @@ def monitor(
 {%- endif %}
 
 
+def month_or_none(value: str | None) -> str | None:
+    """A month option's check: YYYY-MM, or a usage error (exit 2) naming the rule."""
+    if value is not None and not MONTH_PATTERN.fullmatch(value):
+        raise typer.BadParameter(f"expected a month as YYYY-MM, got {value!r}")
+    return value
+
+
 Predictions = Annotated[
     Path | None,
     typer.Option(
@@ -274,7 +281,12 @@ def predictions_source(settings: Settings, given: Path | None) -> Path:
 
 @app.command()
 def feedback(
-    month: Annotated[str, typer.Option(help="Month whose actual durations are here (YYYY-MM).")],
+    month: Annotated[
+        str,
+        typer.Option(
+            help="Month whose actual durations are here (YYYY-MM).", callback=month_or_none
+        ),
+    ],
     predictions: Predictions = None,
 ) -> None:
     """Live RMSE/MAE per model version and role from logged predictions and actual trips.
@@ -300,7 +312,10 @@ def feedback(
 def promote(
     month: Annotated[
         str | None,
-        typer.Option(help="Evidence: evaluate both models on this month (default: feedback)."),
+        typer.Option(
+            help="Evidence: evaluate both models on this month (default: feedback).",
+            callback=month_or_none,
+        ),
     ] = None,
     force: Annotated[bool, typer.Option(help="Promote without favourable evidence.")] = False,
     reason: Annotated[str | None, typer.Option(help="Why (required with --force).")] = None,
@@ -352,10 +367,17 @@ def history() -> None:
 @app.command("retrain-loop")
 def retrain_loop(
     month: Annotated[
-        str | None, typer.Option(help="Month to judge (default: two months ago, YYYY-MM).")
+        str | None,
+        typer.Option(
+            help="Month to judge (default: two months ago, YYYY-MM).", callback=month_or_none
+        ),
     ] = None,
     previous: Annotated[
-        str | None, typer.Option(help="Month to compare with and retrain on (default: before).")
+        str | None,
+        typer.Option(
+            help="Month to compare with and retrain on (default: the one before).",
+            callback=month_or_none,
+        ),
     ] = None,
     predictions: Predictions = None,
     download: Annotated[bool, typer.Option(help="Download both months first.")] = False,
