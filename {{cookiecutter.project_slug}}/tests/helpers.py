@@ -13,6 +13,7 @@ from pathlib import Path
 from {{ cookiecutter.package_name }}.config import (
     ENV_PREFIX,
     DataSettings,
+    FeedbackSettings,
     LoggingSettings,
     RegistrySettings,
     Settings,
@@ -56,6 +57,7 @@ def isolated_settings(root: Path) -> Settings:
 {%- endif %}
         ),
         logging=LoggingSettings(file=None),
+        feedback=FeedbackSettings(reports_dir=root / "reports"),
     )
 
 
@@ -71,4 +73,5 @@ def isolated_environment(root: Path) -> dict[str, str]:
         f"{ENV_PREFIX}REGISTRY__TRACKING_URI": mlflow_store(root),
 {%- endif %}
         f"{ENV_PREFIX}LOGGING__FILE": "",
+        f"{ENV_PREFIX}FEEDBACK__REPORTS_DIR": str(root / "reports"),
     }
