@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from {{ cookiecutter.package_name }}.cli import app
 from {{ cookiecutter.package_name }}.config import ENV_PREFIX, Settings
-from {{ cookiecutter.package_name }}.data import INFERENCE_COLUMNS, read_trips, split_for_inference
-from {{ cookiecutter.package_name }}.feedback import MODEL_VERSION, PREDICTION, ROLE, run_feedback
+from {{ cookiecutter.package_name }}.data import read_trips, split_for_inference
+from {{ cookiecutter.package_name }}.feedback import MODEL_VERSION, ROLE, run_feedback
 from {{ cookiecutter.package_name }}.lifecycle import (
     NOT_PROMOTED_EXIT_CODE,
     LifecycleError,
@@ -23,6 +23,7 @@ from {{ cookiecutter.package_name }}.lifecycle import (
 )
 from {{ cookiecutter.package_name }}.registry import open_registry
 from {{ cookiecutter.package_name }}.train import run_training
+from {{ cookiecutter.package_name }}.trip import INFERENCE_COLUMNS, PREDICTION
 from {{ cookiecutter.package_name }}.versions import (
     CHALLENGER,
     CHAMPION,
