@@ -9,7 +9,7 @@ VENV := .venv
 NODE_TOOLS := tests/node_modules/.package-lock.json
 PYTEST_ARGS ?=
 
-.PHONY: help install demo containers test test-fast lint format bench docs clean
+.PHONY: help install demo containers browser test test-fast lint format bench docs clean
 
 help: ## List every task
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -36,7 +36,10 @@ bench: install ## Bake the default project; time training at 70k/3M rows, accura
 containers: ## Podman, runc and a local python:3.11-slim for the container tests (root; seconds once done)
 	.ci/setup-containers.sh > /dev/null
 
-test: install $(NODE_TOOLS) containers ## The whole test suite: fast and slow tiers (bakes, installs, containers)
+browser: ## Chromium and chromedriver from Debian for the demo UI test (root; instant once done)
+	.ci/setup-browser.sh
+
+test: install $(NODE_TOOLS) containers browser ## The whole test suite: fast and slow tiers (bakes, installs, containers, browser)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test-fast: install $(NODE_TOOLS) ## Only the fast tier (no installs)

@@ -31,10 +31,10 @@ PEP440_PATTERN = re.compile(
 # Names the generated project imports or ships: a package with one of these names would shadow it.
 RESERVED_PACKAGE_NAMES = frozenset(
     {
-        "app", "evidently", "fastapi", "httpx", "joblib", "lightgbm", "loguru", "mlflow", "numpy",
-        "optuna", "pandas", "pandera", "prometheus_client", "prometheus_fastapi_instrumentator",
-        "pyarrow", "pydantic", "pydantic_settings", "pytest", "scipy", "sklearn", "starlette",
-        "tests", "typer", "uvicorn",
+        "app", "evidently", "fastapi", "gradio", "httpx", "joblib", "lightgbm", "loguru",
+        "matplotlib", "mlflow", "numpy", "optuna", "pandas", "pandera", "prometheus_client",
+        "prometheus_fastapi_instrumentator", "pyarrow", "pydantic", "pydantic_settings", "pytest",
+        "rich", "scipy", "sklearn", "starlette", "tests", "typer", "uvicorn",
     }
 )  # fmt: skip
 
@@ -45,6 +45,7 @@ CHOICES = {
     "python_version": ("3.11", "3.12", "3.13"),
     "license": ("MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary"),
     "serving": ("fastapi", "none"),
+    "ui": ("none", "gradio"),
     "experiment_tracking": ("mlflow", "none"),
     "hyperparameter_tuning": ("optuna", "none"),
     "monitoring": ("evidently", "none"),
@@ -130,6 +131,11 @@ def check_combination(answers: dict[str, str]) -> str | None:
         return (
             "docker='yes' with serving='none' is not supported: the image runs the prediction "
             "service, so there is nothing to put in it. Choose serving='fastapi' or docker='no'."
+        )
+    if answers.get("ui") == "gradio" and answers.get("serving") == "none":
+        return (
+            "ui='gradio' with serving='none' is not supported: the UI is mounted on the "
+            "prediction service and uses its loaded model. Choose serving='fastapi' or ui='none'."
         )
     return None
 

@@ -56,3 +56,19 @@ FILE_REGISTRY = {
 @pytest.fixture(scope="session")
 def file_registry_project(cookies_session) -> InstalledProject:
     return install(bake_or_fail(cookies_session, FILE_REGISTRY), dict(FILE_REGISTRY))
+
+
+# The demo UI on the service; the other options off, so that the install stays small.
+GRADIO_UI = {
+    "ui": "gradio",
+    "experiment_tracking": "none",
+    "hyperparameter_tuning": "none",
+    "monitoring": "none",
+    "docker": "no",
+    "ci": "none",
+}
+
+
+@pytest.fixture(scope="session")
+def gradio_project(cookies_session) -> InstalledProject:
+    return install(bake_or_fail(cookies_session, GRADIO_UI), dict(GRADIO_UI))

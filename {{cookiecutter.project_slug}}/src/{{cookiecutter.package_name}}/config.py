@@ -28,6 +28,9 @@ class DataSettings(BaseModel):
     data_dir: Path = Field(Path("data/sample"), description="Folder of monthly parquet files.")
     raw_dir: Path = Field(Path("data/raw"), description="Where `data` downloads TLC months.")
     quarantine_dir: Path = Field(Path("data/quarantine"), description="Rows that failed checks.")
+    zone_lookup: Path = Field(
+        Path("data/taxi_zone_lookup.csv"), description="TLC zone numbers, boroughs and names."
+    )
     train_month: str = Field("2023-01", description="Month to fit on (YYYY-MM).")
     val_month: str = Field("2023-02", description="Month to evaluate on (YYYY-MM).")
     min_duration_minutes: float = Field(1.0, ge=0)

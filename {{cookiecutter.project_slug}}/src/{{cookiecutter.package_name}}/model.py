@@ -80,3 +80,10 @@ class TripDurationModel:
             matrix, num_threads=num_threads or self.estimator.n_jobs
         )
         return np.clip(predictions, 0.0, None)
+
+    def contributions(self, matrix: np.ndarray, num_threads: int | None = None) -> np.ndarray:
+        """LightGBM's exact TreeSHAP values for a ``feature_matrix``: one column per feature,
+        then the base value; a row adds up to the prediction before it is clipped at 0."""
+        return self.estimator.booster_.predict(
+            matrix, pred_contrib=True, num_threads=num_threads or self.estimator.n_jobs
+        )

@@ -30,6 +30,7 @@ from .evaluate import regression_metrics
 from .features import CATEGORICAL_INDICES, FEATURE_NAMES, feature_matrix
 from .model import build_estimator
 from .outputs import atomic_write
+from .progress import progress_bar
 {%- if cookiecutter.experiment_tracking == "mlflow" %}
 from .tracking import start_run
 {%- endif %}
@@ -177,9 +178,15 @@ def run_tuning(settings: Settings) -> TuningResult:
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=REPORT_EVERY * 5),
     )
     objective = make_objective(settings)
-    with tuning_run(settings) as callbacks:
+    with (
+        tuning_run(settings) as callbacks,
+        progress_bar("tuning trials", space.n_trials) as advance,
+    ):
         study.optimize(
-            objective, n_trials=space.n_trials, timeout=space.timeout_seconds, callbacks=callbacks
+            objective,
+            n_trials=space.n_trials,
+            timeout=space.timeout_seconds,
+            callbacks=[*callbacks, lambda _study, _trial: advance(1)],
         )
     states = [trial.state for trial in study.trials]
     if TrialState.COMPLETE not in states:

@@ -13,9 +13,9 @@ import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from loguru import logger
@@ -31,12 +31,14 @@ from ..logs import setup_logging
 from ..prediction_log import open_prediction_log
 from ..registry import load_model
 from ..versions import NoModelError
+from ..zones import UNKNOWN_ZONE_MESSAGE
 from .middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from .predictor import LoadedModel, Predictor
 from .schemas import (
     EXAMPLE_TRIP,
     BatchPrediction,
     ErrorMessage,
+    Explanation,
     InvalidBody,
     ModelInfo,
     ModelRef,
@@ -46,11 +48,24 @@ from .schemas import (
     Trip,
     batch_request_model,
 )
+{%- if cookiecutter.ui == "gradio" %}
+from .ui import mount_ui
+{%- endif %}
 
 COMPONENTS = "#/components/schemas/"
 # Generous for JSON trips (about 120 bytes each), small enough to refuse a runaway upload early.
 BYTES_PER_TRIP = 512
 BODY_OVERHEAD_BYTES = 64 * 1024
+ZONE_FIELDS = ("PULocationID", "DOLocationID")
+OUT_OF_RANGE = ("greater_than_equal", "less_than_equal")
+# A query flag, so that the default answer (and its speed) stays what it was without it.
+Explain = Annotated[
+    bool,
+    Query(
+        description="Also return each model input's contribution (LightGBM's exact TreeSHAP); "
+        "the base value plus the contributions add up to the prediction."
+    ),
+]
 
 
 def error_response(description: str, example: str) -> dict[str, Any]:
@@ -195,6 +210,8 @@ def validation_errors(error: RequestValidationError, max_trips: int) -> list[dic
         message = problem["msg"]
         if problem["type"] == "too_long" and tuple(problem["loc"]) == ("body", "trips"):
             message = f"at most {max_trips} trips per request: split the batch"
+        elif problem["type"] in OUT_OF_RANGE and problem["loc"][-1] in ZONE_FIELDS:
+            message = UNKNOWN_ZONE_MESSAGE
         problems.append({"loc": list(problem["loc"]), "msg": message, "type": problem["type"]})
     return problems
 
@@ -239,10 +256,19 @@ def add_prediction_endpoints(
         tags=["model"],
         openapi_extra=json_body(Trip),
     )
-    async def predict(request: Request) -> Response:
+    async def predict(request: Request, explain: Explain = False) -> Response:
         """Predicted duration of one trip, in minutes, and the model version that predicted it."""
         trip = cast(Trip, await read_body(request, Trip))
         predictor = state.require_predictor()
+        if explain:
+            [value], explained = await predictor.explain_many([trip])
+            [why] = explained.rows()
+            prediction = Prediction(
+                predicted_duration_minutes=value,
+                model=model_ref(predictor.loaded),
+                explanation=Explanation.model_validate(why),
+            )
+            return json_response(prediction)
         value = await predictor.predict_one(trip)
         prediction = Prediction(predicted_duration_minutes=value, model=model_ref(predictor.loaded))
         return json_response(prediction)
@@ -254,11 +280,20 @@ def add_prediction_endpoints(
         tags=["model"],
         openapi_extra=json_body(batch_request),
     )
-    async def predict_batch(request: Request) -> Response:
+    async def predict_batch(request: Request, explain: Explain = False) -> Response:
         """Predicted durations of up to the configured number of trips, in request order."""
         body = await read_body(request, batch_request)
         predictor = state.require_predictor()
-        values = await predictor.predict_many(body.trips)  # type: ignore[attr-defined]
+        trips = body.trips  # type: ignore[attr-defined]
+        if explain:
+            values, explained = await predictor.explain_many(trips)
+            batch = BatchPrediction(
+                predicted_duration_minutes=values,
+                model=model_ref(predictor.loaded),
+                explanations=[Explanation.model_validate(why) for why in explained.rows()],
+            )
+            return json_response(batch)
+        values = await predictor.predict_many(trips)
         logger.debug("predicted a batch of {} trips", len(values))
         batch = BatchPrediction(
             predicted_duration_minutes=values, model=model_ref(predictor.loaded)
@@ -346,6 +381,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     add_prediction_endpoints(app, state, batch_request)
+{%- if cookiecutter.ui == "gradio" %}
+    mount_ui(app, state.require_predictor, settings)
+{%- endif %}
     Instrumentator(registry=metrics_registry, excluded_handlers=["/metrics"]).instrument(
         app
     ).expose(
@@ -370,7 +408,8 @@ def json_response(body: BaseModel) -> Response:
     Returning a Response skips FastAPI's second validation of the body against the
     ``response_model`` (which still documents it), a large share of a prediction's cost.
     """
-    return Response(content=body.model_dump_json(), media_type="application/json")
+    # Without an explanation asked for, the answer has no ``explanation`` key at all.
+    return Response(content=body.model_dump_json(exclude_none=True), media_type="application/json")
 
 
 def model_ref(loaded: LoadedModel) -> ModelRef:
