@@ -134,8 +134,9 @@ def check_combination(answers: dict[str, str]) -> str | None:
         )
     if answers.get("ui") == "gradio" and answers.get("serving") == "none":
         return (
-            "ui='gradio' with serving='none' is not supported: the UI is mounted on the "
-            "prediction service and uses its loaded model. Choose serving='fastapi' or ui='none'."
+            "ui='gradio' with serving='none' is not supported: the UI needs serving='fastapi' "
+            "(it is mounted on the prediction service and uses its loaded model). "
+            "Choose serving='fastapi' or ui='none'."
         )
     return None
 

@@ -39,5 +39,5 @@ def test_a_missing_or_wrong_lookup_is_a_clear_error(tmp_path: Path):
         read_zones(wrong)
     short = tmp_path / "short.csv"
     short.write_text('"LocationID","Borough","Zone"\n1,"EWR","Newark Airport"\n', encoding="utf-8")
-    with pytest.raises(ZoneLookupError, match="does not list exactly zones 1..265"):
+    with pytest.raises(ZoneLookupError, match=r"does not list exactly zones 1\.\.265"):
         read_zones(short)

@@ -12,17 +12,17 @@ from pathlib import Path
 
 import matplotlib as mpl
 
-mpl.use("Agg")
+mpl.use("Agg")  # before pyplot is imported: no display in CI, containers or schedulers
 
-import matplotlib.pyplot as plt  # noqa: E402 - after choosing the headless backend
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from .data import DURATION  # noqa: E402
-from .explain import explain  # noqa: E402
-from .features import build_features  # noqa: E402
-from .model import TripDurationModel  # noqa: E402
-from .zones import Zones  # noqa: E402
+from .data import DURATION
+from .explain import explain
+from .features import build_features
+from .model import TripDurationModel
+from .zones import Zones
 
 # Miles; the last band is open-ended up to the validation rules' limit.
 DISTANCE_BANDS = (0.0, 1.0, 2.0, 5.0, 10.0, 20.0, np.inf)
@@ -80,7 +80,8 @@ def bar_chart(errors: pd.DataFrame, title: str, xlabel: str, path: Path, labels=
         kind="bar", ax=axes, width=0.8
     )
     if labels is not None:
-        axes.set_xticklabels(labels, rotation=0)
+        axes.set_xticklabels(labels)
+    axes.tick_params(axis="x", rotation=0)
     axes.axhline(0, color="black", linewidth=0.8)
     axes.set(title=title, xlabel=xlabel, ylabel="minutes (predicted - actual)")
     return save(figure, path)
@@ -110,7 +111,9 @@ def render_card_figures(
     """Draw every picture of the card into ``folder`` from the validation ``trips``."""
     folder.mkdir(parents=True, exist_ok=True)
     frame = residual_frame(model, trips, zones)
-    band_order = sorted(frame["distance band"].unique(), key=lambda band: float(band[1:].split(",")[0]))
+    band_order = sorted(
+        frame["distance band"].unique(), key=lambda band: float(band[1:].split(",")[0])
+    )
     by_weekday = error_by(frame, "weekday", list(range(7)))
     by_borough = error_by(frame, "borough", sorted(frame["borough"].unique()))
     files = {

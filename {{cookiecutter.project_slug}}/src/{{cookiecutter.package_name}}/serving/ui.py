@@ -16,6 +16,8 @@ from typing import Any
 import pandas as pd
 from fastapi import FastAPI, HTTPException
 from pydantic import ValidationError
+from starlette.routing import Mount
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..config import Settings
 from ..zones import Zones, read_zones
@@ -23,6 +25,18 @@ from .predictor import Predictor
 from .schemas import EXAMPLE_TRIP, Trip
 
 UI_PATH = "/ui"
+# The chart speaks the form's language, not the feature matrix's column names.
+INPUT_LABELS = {
+    "PULocationID": "pickup zone",
+    "DOLocationID": "dropoff zone",
+    "trip_distance": "distance",
+    "log_trip_distance": "distance (log)",
+    "same_zone": "same zone",
+    "pickup_hour": "hour of day",
+    "pickup_weekday": "weekday",
+    "is_weekend": "weekend",
+    "is_holiday": "holiday",
+}
 # Gradio would otherwise report usage to its authors from every service that mounts it.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -51,7 +65,10 @@ def form_trip(pickup: Any, dropoff: Any, distance: Any, pickup_time: Any) -> Tri
 def contribution_frame(contributions: dict[str, float]) -> pd.DataFrame:
     """The explanation as a bar chart's rows, largest effect first."""
     frame = pd.DataFrame(
-        {"input": list(contributions), "minutes": [round(v, 3) for v in contributions.values()]}
+        {
+            "input": [INPUT_LABELS.get(name, name) for name in contributions],
+            "minutes": [round(value, 3) for value in contributions.values()],
+        }
     )
     return frame.reindex(frame["minutes"].abs().sort_values(ascending=False).index)
 
@@ -104,7 +121,27 @@ def build_ui(predictor_of: Callable[[], Predictor], zones: Zones) -> gr.Blocks:
     return blocks
 
 
+class OpaqueApp:
+    """An ASGI app that shows no routes of its own.
+
+    The metrics middleware names each request by walking the routes of mounted apps, and fails on
+    the routers inside Gradio's app; behind this wrapper every form request is counted as ``/ui``.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
 def mount_ui(app: FastAPI, predictor_of: Callable[[], Predictor], settings: Settings) -> None:
     """Mount the form at ``/ui``; zone names come from the bundled TLC lookup."""
     blocks = build_ui(predictor_of, read_zones(settings.data.zone_lookup))
+    # Gradio's own helper also starts its queue with the service (it wraps the app's lifespan).
     gr.mount_gradio_app(app, blocks, path=UI_PATH)
+    routes = app.router.routes
+    [index] = [i for i, route in enumerate(routes) if getattr(route, "path", "") == UI_PATH]
+    mounted = routes[index]
+    assert isinstance(mounted, Mount)
+    routes[index] = Mount(UI_PATH, app=OpaqueApp(mounted.app), name=mounted.name)
