@@ -2,7 +2,7 @@
 
 Drawn headless (matplotlib's Agg backend: no display needed, in CI or a container) from the
 validation month, as PNG files beside the card; the card links them by file name, so the links
-work wherever card and pictures travel together (the models folder, a registry version, MLflow).
+work wherever card and pictures travel together (the models folder, a registry version).
 """
 
 from __future__ import annotations
