@@ -67,18 +67,20 @@ def browser() -> Iterator[WebDriver]:
 
 
 def choose_zone(browser: WebDriver, field: str, name: str) -> str:
-    """Type part of a zone's name into a dropdown, take the match it offers; returns the label."""
-
+    """Type a zone's name into a dropdown, click the option it offers; returns the chosen label."""
     box = browser.find_element(By.CSS_SELECTOR, f"#{field} input")
     box.click()
     box.send_keys(Keys.CONTROL, "a")
     box.send_keys(name)
-    WebDriverWait(browser, WAIT_SECONDS).until(
-        lambda page: any(
-            name in option.text for option in page.find_elements(By.CSS_SELECTOR, "ul.options li")
-        )
-    )
-    box.send_keys(Keys.ENTER)
+    wait = WebDriverWait(browser, WAIT_SECONDS)
+
+    def offered(page: WebDriver) -> list:
+        options = page.find_elements(By.CSS_SELECTOR, "ul.options li")
+        return [option for option in options if option.text.startswith(f"{name}, ")]
+
+    [option] = wait.until(offered)
+    option.click()
+    wait.until(lambda _: box.get_attribute("value").startswith(f"{name}, "))
     return box.get_attribute("value")
 
 
