@@ -43,6 +43,7 @@ ANSWER_SETS: dict[str, tuple[dict[str, str], tuple[str, ...], tuple[str, ...]]] 
     ),
     "ci-none": ({"ci": "none"}, DOCKER_FILES, (*GITHUB_FILES, ".github", *GITLAB_FILES)),
     "python-3.12": ({"python_version": "3.12", "experiment_tracking": "none"}, GITHUB_FILES, ()),
+    "ui-gradio": ({"ui": "gradio"}, GITHUB_FILES + DOCKER_FILES, GITLAB_FILES),
 }
 
 
@@ -147,7 +148,10 @@ def test_dockerfile_shape(bakes: dict[str, Path], name: str):
     assert froms == [f"python:{python}-slim AS build", f"python:{python}-slim AS runtime"]
     runtime = instructions[[i for i, (k, _) in enumerate(instructions) if k == "FROM"][1] :]
     copies_from_build = [rest for keyword, rest in runtime if keyword == "COPY"]
-    assert copies_from_build == ["--from=build /opt/venv /opt/venv", "--from=build /dist /tmp/dist"]
+    expected_copies = ["--from=build /opt/venv /opt/venv", "--from=build /dist /tmp/dist"]
+    if answers_of(name).get("ui") == "gradio":  # the demo form's zone names, read-only
+        expected_copies.append("data/taxi_zone_lookup.csv /opt/zones/taxi_zone_lookup.csv")
+    assert copies_from_build == expected_copies
     assert not any("poetry" in rest for keyword, rest in runtime if keyword == "RUN")
     users = [rest for keyword, rest in runtime if keyword == "USER"]
     assert users == ["10001:10001"]
@@ -171,7 +175,10 @@ def test_dockerignore_is_an_allow_list(bakes: dict[str, Path], name: str):
     ]
     assert patterns[0] == "*"
     allowed = {p.removeprefix("!").rstrip("/") for p in patterns if p.startswith("!")}
-    assert allowed == {"pyproject.toml", "poetry.lock", "README.md", "LICENSE", "src"}
+    expected = {"pyproject.toml", "poetry.lock", "README.md", "LICENSE", "src"}
+    if answers_of(name).get("ui") == "gradio":
+        expected.add("data/taxi_zone_lookup.csv")  # the demo form's zone names, 12 kB
+    assert allowed == expected
 
 
 @pytest.mark.parametrize("name", bakes_where(ci="github"))
