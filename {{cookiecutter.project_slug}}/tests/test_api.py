@@ -522,3 +522,19 @@ def test_an_unknown_zone_names_the_range_and_the_lookup(client: TestClient, fiel
     batch = client.post("/predict/batch", json={"trips": [TRIP, with_(**{field: zone})]})
     assert batch.json()["detail"][0]["loc"] == ["body", "trips", 1, field]
     assert "unknown zone" in batch.json()["detail"][0]["msg"]
+
+
+def test_explained_batches_have_their_own_limit(trained: tuple[Settings, TrainingResult]):
+    settings, _ = trained
+    serving = settings.serving.model_copy(update={"max_explained_trips": 2})
+    with TestClient(create_app(settings.model_copy(update={"serving": serving}))) as small:
+        allowed = small.post("/predict/batch?explain=true", json={"trips": [TRIP] * 2})
+        assert allowed.status_code == 200
+        refused = small.post("/predict/batch?explain=true", json={"trips": [TRIP] * 3})
+        assert refused.status_code == 422
+        [problem] = refused.json()["detail"]
+        assert problem["loc"] == ["query", "explain"]
+        assert "at most 2 trips" in problem["msg"]
+        assert small.post("/predict/batch", json={"trips": [TRIP] * 3}).status_code == 200
+        empty = small.post("/predict/batch?explain=true", json={"trips": []})
+        assert empty.json()["explanations"] == []

@@ -45,6 +45,9 @@ def explain_matrix(
     model: TripDurationModel, matrix: np.ndarray, num_threads: int | None = None
 ) -> Explanations:
     """Explanations of the rows of a ``features.feature_matrix``."""
+    if len(matrix) == 0:  # LightGBM refuses an empty matrix
+        empty = np.empty((0, len(model.feature_names)))
+        return Explanations(tuple(model.feature_names), empty, np.empty(0))
     values = model.contributions(matrix, num_threads)
     return Explanations(tuple(model.feature_names), values[:, :-1], values[:, -1])
 
@@ -52,6 +55,5 @@ def explain_matrix(
 def explain(model: TripDurationModel, trips: pd.DataFrame) -> Explanations:
     """Explanations of raw trip records (the same inputs as ``TripDurationModel.predict``)."""
     if len(trips) == 0:
-        empty = np.empty((0, len(model.feature_names)))
-        return Explanations(tuple(model.feature_names), empty, np.empty(0))
+        return explain_matrix(model, np.empty((0, len(model.feature_names))))
     return explain_matrix(model, feature_matrix(trips))

@@ -63,7 +63,8 @@ Explain = Annotated[
     bool,
     Query(
         description="Also return each model input's contribution (LightGBM's exact TreeSHAP); "
-        "the base value plus the contributions add up to the prediction."
+        "the base value plus the contributions add up to the prediction. A batch asking for "
+        "explanations may hold at most `SERVING__MAX_EXPLAINED_TRIPS` trips (1,000 by default)."
     ),
 ]
 
@@ -244,8 +245,20 @@ def add_error_handlers(app: FastAPI, max_trips: int) -> None:
         return JSONResponse(status_code=500, content={"detail": "internal error, see the logs"})
 
 
+def check_explained_size(trips: list[Trip], max_explained: int) -> None:
+    """Explanations cost about 40 predictions each: a batch asking for them has its own limit."""
+    if len(trips) > max_explained:
+        message = (
+            f"explain=true takes at most {max_explained} trips per request: split the batch, "
+            "or leave explain off"
+        )
+        raise RequestValidationError(
+            [{"loc": ("query", "explain"), "msg": message, "type": "too_long"}]
+        )
+
+
 def add_prediction_endpoints(
-    app: FastAPI, state: ServiceState, batch_request: type[BaseModel]
+    app: FastAPI, state: ServiceState, batch_request: type[BaseModel], max_explained: int
 ) -> None:
     """/predict and /predict/batch; they read their bodies themselves (see ``read_body``)."""
 
@@ -286,6 +299,7 @@ def add_prediction_endpoints(
         predictor = state.require_predictor()
         trips = body.trips  # type: ignore[attr-defined]
         if explain:
+            check_explained_size(trips, max_explained)
             values, explained = await predictor.explain_many(trips)
             batch = BatchPrediction(
                 predicted_duration_minutes=values,
@@ -380,7 +394,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             features=list(loaded.model.feature_names),
         )
 
-    add_prediction_endpoints(app, state, batch_request)
+    add_prediction_endpoints(app, state, batch_request, serving.max_explained_trips)
 {%- if cookiecutter.ui == "gradio" %}
     mount_ui(app, state.require_predictor, settings)
 {%- endif %}
