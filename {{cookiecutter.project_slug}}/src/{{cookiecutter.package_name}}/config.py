@@ -159,11 +159,11 @@ class ServingSettings(BaseModel):
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(1, ge=1)
     max_batch_size: int = Field(10_000, ge=1, description="Most trips per /predict/batch call.")
-    max_explained_trips: int = Field(
-        1_000,
+    max_explained_trips: int | None = Field(
+        None,
         ge=1,
-        description="Most trips per /predict/batch?explain=true call (TreeSHAP costs about 40 "
-        "predictions' time per trip).",
+        description="Most trips per /predict/batch?explain=true call (default: the batch limit). "
+        "An explanation costs about 40 predictions; a lower limit answers larger batches 422.",
     )
     batch_threads: int = Field(
         default_factory=usable_cpus,

@@ -63,8 +63,8 @@ Explain = Annotated[
     bool,
     Query(
         description="Also return each model input's contribution (LightGBM's exact TreeSHAP); "
-        "the base value plus the contributions add up to the prediction. A batch asking for "
-        "explanations may hold at most `SERVING__MAX_EXPLAINED_TRIPS` trips (1,000 by default)."
+        "the base value plus the contributions add up to the prediction. An operator may limit "
+        "the trips of a batch asking for explanations (`SERVING__MAX_EXPLAINED_TRIPS`)."
     ),
 ]
 
@@ -394,7 +394,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             features=list(loaded.model.feature_names),
         )
 
-    add_prediction_endpoints(app, state, batch_request, serving.max_explained_trips)
+    max_explained = serving.max_explained_trips or serving.max_batch_size
+    add_prediction_endpoints(app, state, batch_request, max_explained)
 {%- if cookiecutter.ui == "gradio" %}
     mount_ui(app, state.require_predictor, settings)
 {%- endif %}
