@@ -177,5 +177,6 @@ def write_model_card(
     figures: CardFigures | None = None,
 ) -> Path:
     with atomic_write(path) as partial:
-        partial.write_text(render_model_card(settings, metrics, metadata, figures), encoding="utf-8")
+        card = render_model_card(settings, metrics, metadata, figures)
+        partial.write_text(card, encoding="utf-8")
     return path
