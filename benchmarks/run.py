@@ -18,12 +18,12 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import accuracy, serving, training
+from benchmarks import accuracy, demo, serving, training
 from benchmarks.bake import BENCH_DIR, default_project
 from tests.baking import TEMPLATE_ROOT
 
 DEFAULT_DATA = TEMPLATE_ROOT.parent / "shared" / "data"
-PARTS = ("scale", "accuracy", "serving")
+PARTS = ("scale", "accuracy", "serving", "demo")
 
 
 def machine() -> str:
@@ -102,6 +102,11 @@ def main() -> int:
     if "serving" in args.only:
         print("\n==> serving: the bake's own benchmark", flush=True)
         sections.append("## Serving\n\n" + serving.table(serving.measure(project)))
+        print(sections[-1], flush=True)
+
+    if "demo" in args.only:
+        print("\n==> cold make demo with each package manager (empty download caches)", flush=True)
+        sections.append("## Cold demo per package manager\n\n" + demo.table(demo.measure()))
         print(sections[-1], flush=True)
 
     report = "\n\n".join(

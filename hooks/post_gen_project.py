@@ -21,10 +21,18 @@ OPTIONAL_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
         "tests/test_api.py",
         "tests/test_prediction_log.py",
         "benchmarks",
+        # A job image only: the training Job and the retraining CronJob, no service.
+        "deploy/kubernetes/base/app",
+        "deploy/kubernetes/base/service.yaml",
+        "deploy/kubernetes/base/pdb.yaml",
+        "deploy/kubernetes/overlays",
     ),
     ("ui", "none"): ("src/{package}/serving/ui.py", "tests/test_ui.py"),
     # With MLflow the file registry would be dead code: MLflow's registry backs the same interface.
-    ("experiment_tracking", "mlflow"): ("src/{package}/registry_files.py",),
+    ("experiment_tracking", "mlflow"): (
+        "src/{package}/registry_files.py",
+        "deploy/kubernetes/base/models-pvc.yaml",
+    ),
     ("experiment_tracking", "none"): (
         "src/{package}/registry_mlflow.py",
         "src/{package}/tracking.py",
@@ -36,11 +44,14 @@ OPTIONAL_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
         "src/{package}/reports_index.py",
         "tests/test_monitor.py",
     ),
-    ("docker", "no"): ("Dockerfile", ".dockerignore"),
-    ("ci", "github"): (".gitlab-ci.yml",),
+    ("docker", "no"): ("Dockerfile", ".dockerignore", "deploy"),
+    ("ci", "github"): (".gitlab-ci.yml", "renovate.json"),
     ("ci", "gitlab"): (".github",),
-    ("ci", "none"): (".github", ".gitlab-ci.yml"),
+    ("ci", "none"): (".github", ".gitlab-ci.yml", "renovate.json"),
+    ("package_manager", "uv"): ("poetry.toml",),
 }
+
+MANAGER_NAMES = {"poetry": "Poetry", "uv": "uv"}
 
 
 def paths_to_remove(answers: dict[str, str]) -> list[str]:
@@ -65,7 +76,7 @@ def remove(root: Path, relative: str) -> None:
 def next_steps(answers: dict[str, str]) -> str:
     steps = [
         f"cd {answers['project_slug']}",
-        "make install     # Poetry venv in .venv",
+        f"make install     # {MANAGER_NAMES[answers['package_manager']]} venv in .venv",
         "make train       # train on the bundled sample, register the model",
         "make predict     # batch prediction on the bundled sample",
     ]

@@ -51,6 +51,7 @@ CHOICES = {
     "monitoring": ("evidently", "none"),
     "docker": ("yes", "no"),
     "ci": ("github", "gitlab", "none"),
+    "package_manager": ("poetry", "uv"),
 }
 
 # Free-text answers land in TOML, YAML and Python strings; these characters would break them.
@@ -127,11 +128,8 @@ def check_choice(field: str, value: str) -> str | None:
 
 
 def check_combination(answers: dict[str, str]) -> str | None:
-    if answers.get("docker") == "yes" and answers.get("serving") == "none":
-        return (
-            "docker='yes' with serving='none' is not supported: the image runs the prediction "
-            "service, so there is nothing to put in it. Choose serving='fastapi' or docker='no'."
-        )
+    """A rule for answers that cannot go together (docker without serving bakes the jobs' image).
+    Tests derive the refused combinations from this function."""
     if answers.get("ui") == "gradio" and answers.get("serving") == "none":
         return (
             "ui='gradio' with serving='none' is not supported: the UI needs serving='fastapi' "

@@ -58,6 +58,15 @@ def file_registry_project(cookies_session) -> InstalledProject:
     return install(bake_or_fail(cookies_session, FILE_REGISTRY), dict(FILE_REGISTRY))
 
 
+# uv, and the jobs' image (docker without serving): one bake, one install, for both.
+UV_JOBS = {"package_manager": "uv", "serving": "none", "docker": "yes"}
+
+
+@pytest.fixture(scope="session")
+def uv_jobs_project(cookies_session) -> InstalledProject:
+    return install(bake_or_fail(cookies_session, UV_JOBS), dict(UV_JOBS))
+
+
 # The demo UI on the service; the other options off, so that the install stays small.
 GRADIO_UI = {
     "ui": "gradio",

@@ -10,6 +10,8 @@ import html
 import re
 from pathlib import Path
 
+from .outputs import atomic_write
+
 IMAGE = re.compile(r"^!\[(?P<alt>[^\]]*)\]\((?P<src>[^)\s]+)\)$")
 STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;"
@@ -67,5 +69,6 @@ def write_card_html(card: Path) -> Path:
     markdown = card.read_text(encoding="utf-8")
     title = markdown.splitlines()[0].lstrip("# ").strip() if markdown else "Model card"
     target = card.with_suffix(".html")
-    target.write_text(markdown_to_html(markdown, title), encoding="utf-8")
+    with atomic_write(target) as partial:
+        partial.write_text(markdown_to_html(markdown, title), encoding="utf-8")
     return target

@@ -17,11 +17,13 @@ mpl.use("Agg")  # before pyplot is imported: no display in CI, containers or sch
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from .data import DURATION
 from .explain import explain
 from .features import build_features
 from .model import TripDurationModel
+from .outputs import atomic_write
 from .zones import Zones
 
 # Miles; the last band is open-ended up to the validation rules' limit.
@@ -60,10 +62,13 @@ def residual_frame(model: TripDurationModel, trips: pd.DataFrame, zones: Zones) 
     )
 
 
-def save(figure: plt.Figure, path: Path) -> Path:
+def save(figure: Figure, path: Path) -> Path:
     figure.tight_layout()
-    figure.savefig(path, dpi=DPI, format="png")
-    plt.close(figure)
+    try:
+        with atomic_write(path) as partial:
+            figure.savefig(partial, dpi=DPI, format="png")
+    finally:
+        plt.close(figure)
     return path
 
 
@@ -74,7 +79,9 @@ def error_by(frame: pd.DataFrame, column: str, order: list[object]) -> pd.DataFr
     return grouped.reindex([key for key in order if key in grouped.index])
 
 
-def bar_chart(errors: pd.DataFrame, title: str, xlabel: str, path: Path, labels=None) -> Path:
+def bar_chart(
+    errors: pd.DataFrame, title: str, xlabel: str, path: Path, labels: list[str] | None = None
+) -> Path:
     figure, axes = plt.subplots(figsize=(8, 3.5))
     errors.rename(columns={"mae": "mean absolute error", "mean_residual": "mean residual"}).plot(
         kind="bar", ax=axes, width=0.8

@@ -19,9 +19,18 @@ from .predict import predict_file
 from .progress import set_quiet
 from .registry import load_model
 from .train import run_training
-from .versions import CHAMPION
+from .versions import CHAMPION, RegistryError
 
-app = typer.Typer(help=package_doc, no_args_is_help=True)
+EXIT_STATUSES = (
+    "Exit status: 0 done; 1 error (bad input, no model yet); 2 bad setting; 3 not promoted "
+    "(retrain);{% if cookiecutter.monitoring == "evidently" %} 4 drift (monitor);{% endif %} "
+    "5 too few usable rows; 6 registry or model unreadable, missing or changed since registration"
+{%- if cookiecutter.experiment_tracking == "mlflow" %}
+    "; 7 registry server unreachable"
+{%- endif %}
+    "."
+)
+app = typer.Typer(help=package_doc, epilog=EXIT_STATUSES, no_args_is_help=True)
 
 Month = Annotated[str | None, typer.Option(help="Month as YYYY-MM (default: from settings).")]
 NOT_PROMOTED_EXIT_CODE = 3
@@ -55,9 +64,12 @@ def settings_from(**data_overrides: object) -> Settings:
 
 
 def fail(error: Exception) -> typer.Exit:
+    """One line on stderr (no traceback) and the error's exit status (see EXIT_STATUSES)."""
     logger.error("{}", error)
     typer.echo(f"error: {error}", err=True)
-    return typer.Exit(code=TOO_FEW_ROWS_EXIT_CODE if isinstance(error, TooFewRowsError) else 1)
+    if isinstance(error, TooFewRowsError):
+        return typer.Exit(code=TOO_FEW_ROWS_EXIT_CODE)
+    return typer.Exit(code=getattr(error, "exit_code", 1))
 
 
 @app.command()
@@ -80,7 +92,7 @@ def train(train_month: Month = None, val_month: Month = None) -> None:
     settings = settings_from(train_month=train_month, val_month=val_month)
     try:
         result = run_training(settings)
-    except (DataError, OutputError) as error:
+    except (DataError, OutputError, RegistryError) as error:
         raise fail(error) from error
     typer.echo(json.dumps({"version": result.version.version, **result.metrics}, indent=2))
     typer.echo(result.decision.reason)
@@ -95,7 +107,7 @@ def retrain(
     settings = settings_from(train_month=train_month, val_month=val_month)
     try:
         result = run_training(settings)
-    except (DataError, OutputError) as error:
+    except (DataError, OutputError, RegistryError) as error:
         raise fail(error) from error
     logger.info("retrain decision: {}", result.decision.reason)
     typer.echo(result.decision.reason)
@@ -110,7 +122,7 @@ def evaluate(month: Month = None, alias: Alias = CHAMPION) -> None:
     try:
         model, version = load_model(settings, alias)
         trips = load_month(settings.data, month or settings.data.val_month).trips
-    except (DataError, LookupError, OutputError) as error:
+    except (DataError, LookupError, OutputError, RegistryError) as error:
         raise fail(error) from error
     metrics = regression_metrics(trips[DURATION].to_numpy(), model.predict(trips))
     typer.echo(json.dumps({"version": version.version, "rows": len(trips), **metrics}, indent=2))
@@ -127,7 +139,7 @@ def predict(
     try:
         model, version = load_model(settings, alias)
         summary = predict_file(source, target, model)
-    except (DataError, LookupError, OutputError) as error:
+    except (DataError, LookupError, OutputError, RegistryError) as error:
         raise fail(error) from error
     typer.echo(
         f"model version {version.version}: {summary.predicted} predicted, "
@@ -175,6 +187,13 @@ def serve(
     import uvicorn  # noqa: PLC0415 - only this command needs the server
 
     settings = settings_from()
+    try:
+        # A broken model stops the start here, in one line, rather than in a worker's traceback.
+        load_model(settings, settings.serving.model_alias)
+    except RegistryError as error:
+        raise fail(error) from error
+    except LookupError:
+        pass  # no model yet: the service starts and answers 503 until one is trained
     uvicorn.run(
         "{{ cookiecutter.package_name }}.serving.app:create_app",
         factory=True,
@@ -208,7 +227,7 @@ def monitor(
     settings = settings_from()
     try:
         summary = run_monitor(settings, current, reference, alias)
-    except (DataError, LookupError, OutputError) as error:
+    except (DataError, LookupError, OutputError, RegistryError) as error:
         raise fail(error) from error
     typer.echo(json.dumps(summary.headline(), indent=2))
     if summary.drift_detected:

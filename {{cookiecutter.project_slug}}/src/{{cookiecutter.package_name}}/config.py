@@ -12,7 +12,7 @@ import os
 {% endif -%}
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -254,7 +254,7 @@ class SettingsError(ValueError):
     """Raised when the configuration is invalid; the message names each bad setting."""
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Read settings once from defaults, ``.env`` and the environment, with explicit overrides."""
     try:
         return Settings(**overrides)

@@ -1,8 +1,22 @@
-"""The quality gate: a new model replaces the champion only if it is better on the same data."""
+"""The quality gate: a new model replaces the champion only if it is better on the same data.
+
+The comparison and the alias move happen under the registry's lock, so two concurrent trainings
+cannot both promote against the same old champion.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from loguru import logger
+
+from .versions import CHALLENGER, CHAMPION, ModelLoadError
+
+if TYPE_CHECKING:
+    from .model import TripDurationModel
+    from .registry import ModelRegistry
 
 
 @dataclass(frozen=True)
@@ -29,3 +43,55 @@ def decide_promotion(
         f"candidate RMSE {candidate_rmse:.4f} does not beat champion {champion_rmse:.4f} "
         f"by more than the margin {margin:g} (needed < {needed:.4f}); kept as challenger",
     )
+
+
+@dataclass(frozen=True)
+class ChampionScore:
+    """The champion a candidate was compared with; ``rmse`` is None when there is none to beat."""
+
+    version: int | None
+    rmse: float | None
+
+
+def score_champion(
+    registry: ModelRegistry, score: Callable[[TripDurationModel], float]
+) -> ChampionScore:
+    """The current champion's score; a champion that cannot be loaded scores None, with a warning.
+
+    A broken champion must not block its own repair: the next good model replaces it.
+    """
+    champion = registry.get_version(CHAMPION)
+    if champion is None:
+        return ChampionScore(None, None)
+    try:
+        model = registry.load(champion.version)
+    except ModelLoadError as error:
+        error.alias = CHAMPION
+        logger.warning("{}; it counts as having no score, so the new model replaces it", error)
+        return ChampionScore(champion.version, None)
+    return ChampionScore(champion.version, score(model))
+
+
+def promote(
+    registry: ModelRegistry,
+    candidate: int,
+    *,
+    candidate_rmse: float,
+    compared: ChampionScore,
+    score: Callable[[TripDurationModel], float],
+    margin: float,
+) -> PromotionDecision:
+    """Move ``champion`` (or ``challenger``) to the candidate, on a comparison that is current.
+
+    Under the registry's lock the champion cannot change between the comparison and the move. A
+    store without one (a remote registry server) is re-read just before the move, and the candidate
+    compared again if another job promoted a model in the meantime.
+    """
+    with registry.lock():
+        latest = registry.get_version(CHAMPION)
+        if (None if latest is None else latest.version) != compared.version:
+            compared = score_champion(registry, score)
+            logger.info("the champion changed during registration: compared again")
+        decision = decide_promotion(candidate_rmse, compared.rmse, margin)
+        registry.set_alias(CHAMPION if decision.promote else CHALLENGER, candidate)
+    return decision

@@ -11,6 +11,8 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .outputs import atomic_write
+
 INDEX = "index.html"
 
 
@@ -21,7 +23,6 @@ def link(target: Path, folder: Path, text: str) -> str:
 
 def write_reports_index(folder: Path, card_html: Path) -> Path:
     """Write ``folder/index.html``; drift reports are listed newest first."""
-    folder.mkdir(parents=True, exist_ok=True)
     drift = sorted(
         (path for path in folder.glob("drift_*.html")),
         key=lambda path: path.stat().st_mtime,
@@ -43,5 +44,6 @@ def write_reports_index(folder: Path, card_html: Path) -> Path:
         f"<p>Updated {written}.</p>\n</body></html>\n"
     )
     target = folder / INDEX
-    target.write_text(page, encoding="utf-8")
+    with atomic_write(target) as partial:  # creates the folder if need be
+        partial.write_text(page, encoding="utf-8")
     return target

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,13 +22,13 @@ from .model import TUNABLE_PARAMS, TripDurationModel
 from .model_card import write_model_card
 from .outputs import atomic_write
 from .progress import track
-from .promotion import PromotionDecision, decide_promotion
+from .promotion import PromotionDecision, decide_promotion, promote, score_champion
 from .provenance import environment, git_commit, sha256_of
 from .registry import ModelRegistry, open_registry
 {%- if cookiecutter.monitoring == "evidently" %}
 from .reports_index import write_reports_index
 {%- endif %}
-from .versions import CHALLENGER, CHAMPION, ModelVersion
+from .versions import ModelVersion
 from .zones import read_zones
 
 
@@ -66,13 +67,10 @@ def fit_and_evaluate(
     return model, metrics
 
 
-def champion_rmse_on(registry: ModelRegistry, val: CleanTrips) -> float | None:
-    """The current champion's RMSE on the same validation rows as the candidate."""
-    champion = registry.get_version(CHAMPION)
-    if champion is None:
-        return None
-    predictions = registry.load(champion.version).predict(val.trips)
-    return regression_metrics(val.trips[DURATION].to_numpy(), predictions)["rmse"]
+def rmse_on(val: CleanTrips) -> Callable[[TripDurationModel], float]:
+    """Scores any model on the same validation rows as the candidate."""
+    actual = val.trips[DURATION].to_numpy()
+    return lambda model: regression_metrics(actual, model.predict(val.trips))["rmse"]
 
 
 def run_training(settings: Settings) -> TrainingResult:
@@ -85,8 +83,32 @@ def run_training(settings: Settings) -> TrainingResult:
     logger.info("validation metrics on {}: {}", data.val_month, metrics)
 
     registry = open_registry(settings)
-    champion_rmse = champion_rmse_on(registry, val)
-    decision = decide_promotion(metrics["rmse"], champion_rmse, settings.training.promotion_margin)
+    # Held from the comparison to the alias move: concurrent trainings take turns.
+    with registry.lock():
+        version, decision, accounts = register_and_promote(
+            settings, registry, model, metrics=metrics, train=train, val=val
+        )
+    logger.info("registered version {}: {}", version.version, decision.reason)
+    write_metrics(settings.registry.models_dir / "metrics.json", version, metrics, decision)
+    return TrainingResult(version=version, metrics=metrics, decision=decision, accounts=accounts)
+
+
+def register_and_promote(
+    settings: Settings,
+    registry: ModelRegistry,
+    model: TripDurationModel,
+    *,
+    metrics: dict[str, float],
+    train: CleanTrips,
+    val: CleanTrips,
+) -> tuple[ModelVersion, PromotionDecision, dict[str, dict[str, object]]]:
+    """Compare with the champion, register the candidate with the facts, move an alias to it."""
+    data = settings.data
+    score = rmse_on(val)
+    margin = settings.training.promotion_margin
+    champion = score_champion(registry, score)
+    champion_rmse = champion.rmse
+    decision = decide_promotion(metrics["rmse"], champion_rmse, margin)
     accounts = {"train": train.account.as_dict(), "validation": val.account.as_dict()}
     metadata = {
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -123,10 +145,15 @@ def run_training(settings: Settings) -> TrainingResult:
         attachments={path.name: path for path in card_files},
         input_example=val.trips[list(INFERENCE_COLUMNS)].head(5),
     )
-    registry.set_alias(CHAMPION if decision.promote else CHALLENGER, version.version)
-    logger.info("registered version {}: {}", version.version, decision.reason)
-    write_metrics(settings.registry.models_dir / "metrics.json", version, metrics, decision)
-    return TrainingResult(version=version, metrics=metrics, decision=decision, accounts=accounts)
+    decision = promote(
+        registry,
+        version.version,
+        candidate_rmse=metrics["rmse"],
+        compared=champion,
+        score=score,
+        margin=margin,
+    )
+    return version, decision, accounts
 
 
 def write_metrics(

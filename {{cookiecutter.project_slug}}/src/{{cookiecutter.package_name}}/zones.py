@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .validation import MAX_LOCATION_ID, MIN_LOCATION_ID
+from .trip import MAX_LOCATION_ID, MIN_LOCATION_ID
 
 LOOKUP_COLUMNS = ("LocationID", "Borough", "Zone")
 # What the lookup calls its two catch-all zones (264 and 265): no place anyone can pick.

@@ -156,7 +156,8 @@ def document_bodies(app: FastAPI, bodies: list[type[BaseModel]]) -> None:
     fastapi_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
+        schema = app.openapi_schema
+        if schema is None:
             schema = fastapi_openapi()  # FastAPI's schema, cached on the app
             _, definitions = models_json_schema(
                 [(model, "validation") for model in bodies],
@@ -165,7 +166,7 @@ def document_bodies(app: FastAPI, bodies: list[type[BaseModel]]) -> None:
             schema.setdefault("components", {}).setdefault("schemas", {}).update(
                 definitions["$defs"]
             )
-        return app.openapi_schema
+        return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 

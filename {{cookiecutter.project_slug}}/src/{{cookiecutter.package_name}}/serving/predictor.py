@@ -29,11 +29,12 @@ import numpy as np
 import pandas as pd
 from prometheus_client import CollectorRegistry, Histogram
 
-from ..data import INFERENCE_COLUMNS, PICKUP
+from ..data import INFERENCE_COLUMNS
 from ..explain import Explanations, explain_matrix
 from ..features import feature_matrix
 from ..model import TripDurationModel
 from ..prediction_log import DisabledPredictionLog, PredictionSink
+from ..trip import PICKUP
 from ..versions import ModelVersion
 from .schemas import Trip
 

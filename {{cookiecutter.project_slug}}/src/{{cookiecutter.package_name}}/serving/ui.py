@@ -143,5 +143,6 @@ def mount_ui(app: FastAPI, predictor_of: Callable[[], Predictor], settings: Sett
     routes = app.router.routes
     [index] = [i for i, route in enumerate(routes) if getattr(route, "path", "") == UI_PATH]
     mounted = routes[index]
-    assert isinstance(mounted, Mount)
+    if not isinstance(mounted, Mount):  # a Gradio release that mounts differently: fail loudly
+        raise TypeError(f"{UI_PATH} is a {type(mounted).__name__}, not the Mount Gradio adds")
     routes[index] = Mount(UI_PATH, app=OpaqueApp(mounted.app), name=mounted.name)
