@@ -131,11 +131,11 @@ def check_combination(answers: dict[str, str]) -> str | None:
     """A rule for answers that cannot go together (docker without serving bakes the jobs' image).
     Tests derive the refused combinations from this function."""
     if answers.get("ui") == "gradio" and answers.get("serving") == "none":
-        return (
-            "ui='gradio' with serving='none' is not supported: the UI needs serving='fastapi' "
-            "(it is mounted on the prediction service and uses its loaded model). "
-            "Choose serving='fastapi' or ui='none'."
+        rule = (
+            "with serving='none' it is not supported: the UI needs serving='fastapi' "
+            "(it is mounted on the prediction service and uses its loaded model)"
         )
+        return refusal("ui", "gradio", rule, "none (or serving='fastapi')")
     return None
 
 
