@@ -20,6 +20,7 @@ OPTIONAL_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
         "src/{package}/prediction_log.py",
         "tests/test_api.py",
         "tests/test_prediction_log.py",
+        "tests/test_serve.py",
         "benchmarks",
         # A job image only: the training Job and the retraining CronJob, no service.
         "deploy/kubernetes/base/app",

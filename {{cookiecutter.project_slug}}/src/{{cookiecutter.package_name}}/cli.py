@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+{% if cookiecutter.serving == "fastapi" -%}
+import os
+{% endif -%}
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +13,7 @@ import typer
 from loguru import logger
 
 from . import __doc__ as package_doc
-from .config import Settings, SettingsError, load_settings
+from .config import {% if cookiecutter.serving == "fastapi" %}ENV_PREFIX, {% endif %}Settings, SettingsError, load_settings
 from .data import DURATION, DataError, TooFewRowsError, download_month, load_month
 from .evaluate import regression_metrics
 from .logs import setup_logging
@@ -182,6 +185,9 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
     port: Annotated[int | None, typer.Option(help="Port.")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+    limit_concurrency: Annotated[
+        int | None, typer.Option(help="Most connections at once per worker; beyond, 503.")
+    ] = None,
 ) -> None:
     """Run the prediction API with uvicorn (docs at /docs); the model is loaded at start."""
     import uvicorn  # noqa: PLC0415 - only this command needs the server
@@ -194,16 +200,26 @@ def serve(
         raise fail(error) from error
     except LookupError:
         pass  # no model yet: the service starts and answers 503 until one is trained
+    serving = settings.serving
+    workers = workers or serving.workers
+    if workers > 1 and settings.logging.file is not None:
+        # Workers read their settings from the environment: each then logs to a file of its own.
+        os.environ[f"{ENV_PREFIX}LOGGING__FILE_PER_PROCESS"] = "true"
+        setup_logging(settings.logging.model_copy(update={"file_per_process": True}))
     uvicorn.run(
         "{{ cookiecutter.package_name }}.serving.app:create_app",
         factory=True,
-        host=host or settings.serving.host,
-        port=port or settings.serving.port,
-        workers=workers or settings.serving.workers,
+        host=host or serving.host,
+        port=port or serving.port,
+        workers=workers,
         # uvicorn has no SUCCESS level; the app writes its own access log (with request ids).
         log_level={"SUCCESS": "info"}.get(settings.logging.level, settings.logging.level.lower()),
         access_log=False,
-        timeout_worker_healthcheck=settings.serving.worker_healthcheck_timeout,
+        timeout_worker_healthcheck=serving.worker_healthcheck_timeout,
+        # By name, so that every worker process imports it (it adds a deadline for headers).
+        http="{{ cookiecutter.package_name }}.serving.protocol:HeaderDeadlineProtocol",
+        timeout_keep_alive=serving.keep_alive_timeout,
+        limit_concurrency=limit_concurrency or serving.limit_concurrency,
     )
 {%- endif %}
 {%- if cookiecutter.monitoring == "evidently" %}

@@ -89,6 +89,11 @@ class LoggingSettings(BaseModel):
     file: Path | None = Field(Path("logs/{{ cookiecutter.package_name }}.log"))
     rotation: str = "10 MB"
     retention: int = Field(5, ge=1, description="How many rotated files to keep.")
+    file_per_process: bool = Field(
+        False,
+        description="Name the file after each process (app.<pid>.log), so that processes writing "
+        "at once never rotate one shared file; set for several workers.",
+    )
 
     @field_validator("file", mode="before")
     @classmethod
@@ -177,6 +182,26 @@ class ServingSettings(BaseModel):
         ge=1,
         description="Seconds a worker may take to start (imports, model loading) or to answer "
         "uvicorn's health check before it is restarted; only used with several workers.",
+    )
+    header_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a connection may take to send a request's headers (from its first "
+        "byte, or from connecting); then it is answered 408 and closed.",
+    )
+    body_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a request may take to send its whole body; then 408 and closed.",
+    )
+    keep_alive_timeout: int = Field(
+        5, ge=1, description="Seconds an idle keep-alive connection is kept open."
+    )
+    limit_concurrency: int | None = Field(
+        None,
+        ge=1,
+        description="Most connections and requests at once per worker; beyond, 503 (default: no "
+        "limit).",
     )
 
 

@@ -53,6 +53,13 @@ RUNTIME_PACKAGES = ("lightgbm", "numpy", "pandas", "scikit-learn")
 UNREACHABLE = ("Max retries exceeded", "Connection refused", "Failed to establish", "timed out")
 
 
+def run_of(registered: MlflowModelVersion) -> str:
+    """The run that logged a version (every version this project registers comes from one)."""
+    if registered.run_id is None:
+        raise RegistryError(f"model version {registered.version} has no run to read it from")
+    return str(registered.run_id)
+
+
 # Without type variables: Python 3.12+ bakes' ruff wants PEP 695 syntax, which 3.11 lacks.
 def mlflow_errors(method: Callable[..., Any]) -> Callable[..., Any]:
     """MLflow and connection errors as one-line RegistryErrors, without credentials."""

@@ -69,10 +69,10 @@ def experiment_id(settings: RegistrySettings) -> str:
         # Another job created it between the look-up and here (concurrent first trainings).
         if error.error_code != "RESOURCE_ALREADY_EXISTS":
             raise
-        experiment = client.get_experiment_by_name(settings.experiment_name)
-        if experiment is None:  # created and deleted again meanwhile: report MLflow's own error
+        existing = client.get_experiment_by_name(settings.experiment_name)
+        if existing is None:
             raise
-        return experiment.experiment_id
+        return existing.experiment_id
 
 
 @contextmanager

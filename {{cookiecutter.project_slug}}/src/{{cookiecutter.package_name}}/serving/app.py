@@ -8,9 +8,11 @@ No ``from __future__ import annotations`` here: FastAPI reads the endpoints' ann
 runtime, and the batch body is a class built inside ``create_app`` (its limit is a setting).
 """
 
+import asyncio
 import gc
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, cast
@@ -20,6 +22,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from loguru import logger
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 from prometheus_fastapi_instrumentator import Instrumentator
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
@@ -28,7 +32,7 @@ from .. import __doc__ as package_doc
 from .. import __version__
 from ..config import Settings, load_settings
 from ..logs import setup_logging
-from ..prediction_log import open_prediction_log
+from ..prediction_log import DisabledPredictionLog, PredictionLog, open_prediction_log
 from ..registry import load_model
 from ..versions import NoModelError
 from ..zones import UNKNOWN_ZONE_MESSAGE
@@ -43,6 +47,7 @@ from .schemas import (
     ModelInfo,
     ModelRef,
     Prediction,
+    PredictionLogStatus,
     Readiness,
     Status,
     Trip,
@@ -67,6 +72,13 @@ Explain = Annotated[
         "the trips of a batch asking for explanations (`SERVING__MAX_EXPLAINED_TRIPS`)."
     ),
 ]
+# Bodies from this size on (about 500 trips) are parsed on a worker thread: a 10,000-trip body
+# takes tens of milliseconds, during which the event loop would answer nobody else. Below it,
+# the hand-off to a thread costs more than the parse. One thread for all: parses hold the GIL,
+# and every further thread that wants it delays the loop more (Starlette's 40-thread pool did
+# worse than one in `make bench`).
+THREAD_PARSE_MIN_BYTES = 64 * 1024
+PARSER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parse")
 
 
 def error_response(description: str, example: str) -> dict[str, Any]:
@@ -137,6 +149,14 @@ async def read_body(request: Request, model: type[BaseModel]) -> BaseModel:
         raise RequestValidationError(
             [{"loc": ("body",), "msg": "Field required", "type": "missing"}]
         )
+    if len(raw) >= THREAD_PARSE_MIN_BYTES:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(PARSER, parse_json, model, raw)
+    return parse_json(model, raw)
+
+
+def parse_json(model: type[BaseModel], raw: bytes) -> BaseModel:
+    """``raw`` validated as ``model``; problems as FastAPI reports them (see ``read_body``)."""
     try:
         return model.model_validate_json(raw)
     except ValidationError as error:
@@ -189,6 +209,37 @@ class ServiceState:
         if self.predictor is None:
             raise HTTPException(status_code=503, detail=self.unavailable_reason)
         return self.predictor
+
+    def prediction_log_status(self) -> PredictionLogStatus:
+        sink = DisabledPredictionLog() if self.predictor is None else self.predictor.sink
+        problem = sink.problem if isinstance(sink, DisabledPredictionLog) else None
+        return PredictionLogStatus(
+            enabled=isinstance(sink, PredictionLog),
+            written_rows=sink.written_rows,
+            dropped_rows=sink.dropped_rows,
+            problem=problem,
+        )
+
+
+class PredictionLogCollector(Collector):
+    """The prediction log's row counts as Prometheus counters, read when /metrics is scraped."""
+
+    def __init__(self, state: ServiceState) -> None:
+        self.state = state
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        status = self.state.prediction_log_status()
+        yield CounterMetricFamily(
+            "prediction_log_written_rows",
+            "Served predictions written to the prediction log.",
+            value=status.written_rows,
+        )
+        yield CounterMetricFamily(
+            "prediction_log_dropped_rows",
+            "Served predictions the prediction log lost (disk full or read-only, writer behind, "
+            "or a log folder that could not be created).",
+            value=status.dropped_rows,
+        )
 
 
 def load_predictor(settings: Settings, metrics_registry: CollectorRegistry) -> Predictor:
@@ -330,6 +381,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics_registry = CollectorRegistry()
     ProcessCollector(registry=metrics_registry)
     PlatformCollector(registry=metrics_registry)
+    metrics_registry.register(PredictionLogCollector(state))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -375,9 +427,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tags=["operations"],
     )
     async def ready() -> Readiness:
-        """Readiness: a model is loaded and predictions can be served."""
+        """Readiness: a model is loaded and predictions can be served; what the prediction
+        log kept and lost (a lost row does not make the service unready)."""
         loaded = state.require_predictor().loaded
-        return Readiness(status="ready", model=model_ref(loaded))
+        return Readiness(
+            status="ready", model=model_ref(loaded), prediction_log=state.prediction_log_status()
+        )
 
     @app.get("/model", response_model=ModelInfo, responses={503: NO_MODEL}, tags=["model"])
     async def model_info() -> ModelInfo:
@@ -413,6 +468,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=BODY_OVERHEAD_BYTES + BYTES_PER_TRIP * serving.max_batch_size,
+        timeout=serving.body_timeout,
     )
     app.add_middleware(RequestContextMiddleware)  # outermost: ids and logs cover every answer
     return app
