@@ -43,8 +43,10 @@ def minimal_project(minimal_bake: Path) -> InstalledProject:
     return install(minimal_bake, dict(ALL_OFF))
 
 
-# Served, without MLflow: the same registry interface backed by the file registry.
+# Served, without MLflow: the same registry interface backed by the file registry; with the demo
+# UI on the service, so that one install serves the file-registry and the UI tests.
 FILE_REGISTRY = {
+    "ui": "gradio",
     "experiment_tracking": "none",
     "hyperparameter_tuning": "none",
     "monitoring": "none",
@@ -65,19 +67,3 @@ UV_JOBS = {"package_manager": "uv", "serving": "none", "docker": "yes"}
 @pytest.fixture(scope="session")
 def uv_jobs_project(cookies_session) -> InstalledProject:
     return install(bake_or_fail(cookies_session, UV_JOBS), dict(UV_JOBS))
-
-
-# The demo UI on the service; the other options off, so that the install stays small.
-GRADIO_UI = {
-    "ui": "gradio",
-    "experiment_tracking": "none",
-    "hyperparameter_tuning": "none",
-    "monitoring": "none",
-    "docker": "no",
-    "ci": "none",
-}
-
-
-@pytest.fixture(scope="session")
-def gradio_project(cookies_session) -> InstalledProject:
-    return install(bake_or_fail(cookies_session, GRADIO_UI), dict(GRADIO_UI))

@@ -17,7 +17,7 @@ SAMPLE_RMSE_BOUND = 7.5
 
 @pytest.fixture(
     scope="module",
-    params=["default_project", "minimal_project", "uv_jobs_project", "gradio_project"],
+    params=["default_project", "minimal_project", "uv_jobs_project", "file_registry_project"],
 )
 def project(request) -> InstalledProject:
     return request.getfixturevalue(request.param)

@@ -37,10 +37,10 @@ SCREENSHOT = "demo-ui.png"
 
 
 @pytest.fixture(scope="module")
-def ui_server(gradio_project: InstalledProject, tmp_path_factory) -> Iterator[Server]:
-    if not (gradio_project.root / "models").exists():
-        gradio_project.cli("train")
-    server = start(gradio_project, tmp_path_factory.mktemp("ui") / "serve.log")
+def ui_server(file_registry_project: InstalledProject, tmp_path_factory) -> Iterator[Server]:
+    if not (file_registry_project.root / "models").exists():
+        file_registry_project.cli("train")
+    server = start(file_registry_project, tmp_path_factory.mktemp("ui") / "serve.log")
     try:
         assert call(f"{server.base}/ready").status == 200, server.log.read_text()
         yield server
