@@ -306,14 +306,6 @@ class MlflowRegistry:
         )
 
 
-def run_of(registered: MlflowModelVersion) -> str:
-    """The run that logged a version; a version registered without one is not this project's."""
-    if registered.run_id is None:
-        message = f"model version {registered.version} has no run: not registered by train"
-        raise RegistryError(message)
-    return str(registered.run_id)
-
-
 def created_at(registered: MlflowModelVersion) -> str:
     moment = datetime.fromtimestamp(registered.creation_timestamp / 1000, UTC)
     return moment.isoformat(timespec="seconds")
