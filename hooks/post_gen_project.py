@@ -28,6 +28,7 @@ OPTIONAL_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
         "deploy/kubernetes/base/pdb.yaml",
         "deploy/kubernetes/overlays",
     ),
+    ("ui", "none"): ("src/{package}/serving/ui.py", "tests/test_ui.py"),
     # With MLflow the file registry would be dead code: MLflow's registry backs the same interface.
     ("experiment_tracking", "mlflow"): (
         "src/{package}/registry_files.py",
@@ -44,7 +45,11 @@ OPTIONAL_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
         "compose.yaml",
     ),
     ("hyperparameter_tuning", "none"): ("src/{package}/tune.py", "tests/test_tune.py"),
-    ("monitoring", "none"): ("src/{package}/monitor.py", "tests/test_monitor.py"),
+    ("monitoring", "none"): (
+        "src/{package}/monitor.py",
+        "src/{package}/reports_index.py",
+        "tests/test_monitor.py",
+    ),
     ("docker", "no"): ("Dockerfile", ".dockerignore", "compose.yaml", "deploy"),
     ("ci", "github"): (".gitlab-ci.yml", "renovate.json"),
     ("ci", "gitlab"): (".github",),
@@ -83,6 +88,8 @@ def next_steps(answers: dict[str, str]) -> str:
     ]
     if answers["serving"] == "fastapi":
         steps.append("make serve       # FastAPI on http://127.0.0.1:8000/docs")
+    if answers.get("ui") == "gradio":
+        steps.append("                 # and the demo UI on http://127.0.0.1:8000/ui")
     steps.append("make help        # every task")
     return "\n".join(f"    {step}" for step in steps)
 

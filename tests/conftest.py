@@ -46,8 +46,10 @@ def minimal_project(minimal_bake: Path) -> InstalledProject:
     return install(minimal_bake, dict(ALL_OFF))
 
 
-# Served, without MLflow: the same registry interface backed by the file registry.
+# Served, without MLflow: the same registry interface backed by the file registry; with the demo
+# UI on the service, so that one install serves the file-registry and the UI tests.
 FILE_REGISTRY = {
+    "ui": "gradio",
     "experiment_tracking": "none",
     "hyperparameter_tuning": "none",
     "monitoring": "none",

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cookiecutter.exceptions import FailedHookException
 from cookiecutter.main import cookiecutter
 
 from .baking import TEMPLATE_ROOT, UNRENDERED, run, text_files, tool
@@ -31,6 +32,7 @@ from .options import (
     REFUSED,
     TEMPLATE_CHOICES,
     VALID,
+    pre_gen,
 )
 
 OTHER_PYTHONS = [v for v in TEMPLATE_CHOICES["python_version"] if v != "3.11"]
@@ -49,6 +51,7 @@ def word(text: str) -> str:
 # file name or text file of the bake. Each pattern must also appear when the option is on, so the
 # table cannot drift into checking words that never existed.
 FORBIDDEN: dict[tuple[str, str], tuple[str, ...]] = {
+    ("ui", "none"): ("gradio", r"(?<![\w.])/ui\b", r"\bui\.py\b"),
     ("serving", "none"): (
         "fastapi",
         "uvicorn",
@@ -178,11 +181,23 @@ def test_every_valid_combination_bakes(grid: Grid):
         expected *= len(TEMPLATE_CHOICES[option])
     assert len(COMBINATIONS) == expected
     assert len(VALID) + len(REFUSED) == expected
-    # Every combination bakes (docker without serving is the jobs' image); a refusal rule in the
-    # pre-gen hook's check_combination needs a test here that it fails before writing anything.
-    assert REFUSED == []
+    # Every combination bakes (docker without serving is the jobs' image) but the demo UI without
+    # the service it is mounted on; the test below checks that those fail before writing anything.
+    assert REFUSED
+    assert all(answers["ui"] == "gradio" and answers["serving"] == "none" for answers in REFUSED)
     assert sorted(grid.bakes) == sorted(map(name_of, VALID))
     assert all((bake.root / "pyproject.toml").is_file() for bake in grid.bakes.values())
+
+
+@pytest.mark.parametrize("answers", REFUSED, ids=name_of)
+def test_refused_combination_fails_in_pre_gen_and_writes_nothing(
+    tmp_path: Path, capfd, answers: dict[str, str]
+):
+    output_dir = tmp_path / "out"
+    with pytest.raises(FailedHookException):
+        bake_into(output_dir, isolated_config(tmp_path), answers)
+    assert list(output_dir.iterdir()) == []
+    assert pre_gen.check_combination(answers) in capfd.readouterr().err
 
 
 def check_rendered_parseable_and_compiles(bake: Bake) -> None:

@@ -19,6 +19,7 @@ from .evaluate import regression_metrics
 from .logs import setup_logging
 from .outputs import OutputError
 from .predict import predict_file
+from .progress import set_quiet
 from .registry import load_model
 from .train import run_training
 from .versions import CHAMPION, RegistryError
@@ -39,6 +40,16 @@ NOT_PROMOTED_EXIT_CODE = 3
 TOO_FEW_ROWS_EXIT_CODE = 5  # good data, not enough of it yet: a scheduler waits, nobody is paged
 
 Alias = Annotated[str, typer.Option(help="Registry alias of the model to use.")]
+
+
+@app.callback(help=package_doc)
+def main(
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bars (none are drawn off-terminal).")
+    ] = False,
+) -> None:
+    """Options for every command."""
+    set_quiet(quiet)
 
 
 def settings_from(**data_overrides: object) -> Settings:

@@ -28,6 +28,9 @@ class DataSettings(BaseModel):
     data_dir: Path = Field(Path("data/sample"), description="Folder of monthly parquet files.")
     raw_dir: Path = Field(Path("data/raw"), description="Where `data` downloads TLC months.")
     quarantine_dir: Path = Field(Path("data/quarantine"), description="Rows that failed checks.")
+    zone_lookup: Path = Field(
+        Path("data/taxi_zone_lookup.csv"), description="TLC zone numbers, boroughs and names."
+    )
     train_month: str = Field("2023-01", description="Month to fit on (YYYY-MM).")
     val_month: str = Field("2023-02", description="Month to evaluate on (YYYY-MM).")
     min_duration_minutes: float = Field(1.0, ge=0)
@@ -187,6 +190,12 @@ class ServingSettings(BaseModel):
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(1, ge=1)
     max_batch_size: int = Field(10_000, ge=1, description="Most trips per /predict/batch call.")
+    max_explained_trips: int | None = Field(
+        None,
+        ge=1,
+        description="Most trips per /predict/batch?explain=true call (default: the batch limit). "
+        "An explanation costs about 40 predictions; a lower limit answers larger batches 422.",
+    )
     batch_threads: int = Field(
         default_factory=usable_cpus,
         ge=1,

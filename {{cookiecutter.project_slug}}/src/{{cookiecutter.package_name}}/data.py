@@ -8,10 +8,10 @@ filtered, and the counts always add up: ``read == used + quarantined + filtered`
 
 from __future__ import annotations
 
-import shutil
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 import pyarrow as pa
@@ -20,6 +20,7 @@ from loguru import logger
 
 from .config import ENV_PREFIX, DataSettings
 from .outputs import atomic_write
+from .progress import progress_bar
 from .trip import DISTANCE, DROPOFF, DROPOFF_ZONE, PICKUP, PICKUP_ZONE
 from .validation import (
     INFERENCE_RULES,
@@ -40,6 +41,7 @@ SOURCE_NAMES: dict[str, tuple[str, ...]] = {
 }
 INFERENCE_COLUMNS = (PICKUP, PICKUP_ZONE, DROPOFF_ZONE, DISTANCE)
 TRAINING_COLUMNS = (*INFERENCE_COLUMNS, DROPOFF)
+DOWNLOAD_CHUNK_BYTES = 1 << 20
 
 
 class DataError(RuntimeError):
@@ -88,6 +90,16 @@ class CleanTrips:
     account: RowAccount
 
 
+def copy_with_progress(
+    source: BinaryIO, target: BinaryIO, total: int | None, description: str
+) -> None:
+    """Copy a download in chunks, advancing a progress bar by the bytes received."""
+    with progress_bar(description, total) as advance:
+        while chunk := source.read(DOWNLOAD_CHUNK_BYTES):
+            target.write(chunk)
+            advance(len(chunk))
+
+
 def download_month(settings: DataSettings, month: str, *, overwrite: bool = False) -> Path:
     """Download one TLC month into ``raw_dir``; the file appears only once it is complete."""
     target = settings.month_file(month, settings.raw_dir)
@@ -103,7 +115,8 @@ def download_month(settings: DataSettings, month: str, *, overwrite: bool = Fals
                 urllib.request.urlopen(url, timeout=60) as response,  # noqa: S310
                 partial.open("wb") as out,
             ):
-                shutil.copyfileobj(response, out)
+                size = int(response.headers.get("Content-Length") or 0) or None
+                copy_with_progress(response, out, size, f"download {month}")
         except OSError as error:  # the network or the disk: either way, not downloaded
             raise DataError(f"{url}: download failed: {error}") from error
     read_trips(target, TRAINING_COLUMNS)  # fail now, not at training time, if it is not usable

@@ -93,6 +93,15 @@ class TripDurationModel:
         predictions = self.booster.predict(matrix, num_threads=num_threads or self.num_threads)
         return np.clip(predictions, 0.0, None)
 
+    def contributions(self, matrix: np.ndarray, num_threads: int | None = None) -> np.ndarray:
+        """LightGBM's exact TreeSHAP values for a ``feature_matrix``: one column per feature,
+        then the base value; a row adds up to the prediction before it is clipped at 0."""
+        return np.asarray(
+            self.booster.predict(
+                matrix, pred_contrib=True, num_threads=num_threads or self.num_threads
+            )
+        )
+
     def contract(self) -> dict[str, object]:
         """What a loader must know besides the trees: checked against this code when loading."""
         return {

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .baseline import BASELINE, BASELINE_PREFIX
+from .card_plots import CardFigures
 from .config import Settings
 from .features import CATEGORICAL_FEATURES, FEATURE_NAMES
 from .outputs import atomic_write
@@ -90,8 +91,25 @@ def cleaning_rows(settings: Settings, rows: dict[str, dict[str, Any]]) -> list[t
     return lines
 
 
+def figure_sections(figures: CardFigures) -> list[str]:
+    """The pictures (linked by file name: they sit beside the card) and the per-borough table."""
+    pictures = "\n\n".join(f"![{title}]({path.name})" for title, path in figures.files.items())
+    boroughs = table(
+        ("pickup borough", "trips", "mean absolute error", "mean residual"), figures.borough_rows
+    )
+    return [
+        "## Pictures (validation month)\n\n" + pictures,
+        "## Error by borough (validation month, minutes)\n\n"
+        + boroughs
+        + "\n\nResidual = predicted - actual: positive means the model expects longer trips.",
+    ]
+
+
 def render_model_card(
-    settings: Settings, metrics: dict[str, float], metadata: dict[str, Any]
+    settings: Settings,
+    metrics: dict[str, float],
+    metadata: dict[str, Any],
+    figures: CardFigures | None = None,
 ) -> str:
     """The card as Markdown; ``metadata`` is what the training job registers with the model."""
     data = settings.data
@@ -147,14 +165,20 @@ def render_model_card(
                 *sorted(environment.items()),
             ],
         ),
+        *(figure_sections(figures) if figures else []),
         "## Limitations\n\n" + "\n".join(f"- {text}" for text in LIMITATIONS),
     ]
     return "\n\n".join(sections) + "\n"
 
 
 def write_model_card(
-    path: Path, settings: Settings, metrics: dict[str, float], metadata: dict[str, object]
+    path: Path,
+    settings: Settings,
+    metrics: dict[str, float],
+    metadata: dict[str, object],
+    figures: CardFigures | None = None,
 ) -> Path:
     with atomic_write(path) as partial:
-        partial.write_text(render_model_card(settings, metrics, metadata), encoding="utf-8")
+        card = render_model_card(settings, metrics, metadata, figures)
+        partial.write_text(card, encoding="utf-8")
     return path

@@ -40,6 +40,7 @@ from .features import CATEGORICAL_FEATURES, FEATURE_NAMES, build_features
 from .model import TripDurationModel
 from .outputs import atomic_write
 from .registry import load_model
+from .reports_index import write_reports_index
 from .versions import CHAMPION
 
 DRIFT_EXIT_CODE = 4
@@ -241,6 +242,7 @@ def run_monitor(
         snapshot.save_html(str(partial))  # Evidently writes only to a str path
     with atomic_write(Path(summary.json_summary)) as partial:
         partial.write_text(json.dumps(summary.as_dict(), indent=2), "utf-8")
+    write_reports_index(folder, settings.registry.models_dir / "model_card.html")
     log = logger.warning if summary.drift_detected else logger.info
     log(
         "drift: {} of {} columns ({:.0%}, threshold {:.0%}); report {}",

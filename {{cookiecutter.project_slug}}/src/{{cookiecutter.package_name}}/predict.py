@@ -16,9 +16,12 @@ from loguru import logger
 from .data import INFERENCE_COLUMNS, read_parquet_checked, split_for_inference, to_trips
 from .model import TripDurationModel
 from .outputs import atomic_write
+from .progress import track
 
 PREDICTION = "predicted_duration"
 REJECTION = "rejection_reason"
+# Rows per model call: enough to keep LightGBM busy, few enough for the progress bar to move.
+CHUNK_ROWS = 100_000
 
 
 @dataclass(frozen=True)
@@ -35,9 +38,19 @@ def predict_frame(raw: pd.DataFrame, model: TripDurationModel) -> pd.DataFrame:
     out = out.copy()
     out[PREDICTION] = np.nan
     out[REJECTION] = pd.Series(pd.NA, index=out.index, dtype="string")
-    out.loc[valid.index, PREDICTION] = model.predict(valid)
+    out.loc[valid.index, PREDICTION] = predict_in_chunks(valid, model)
     out.loc[rejected.index, REJECTION] = rejected["reason"]
     return out
+
+
+def predict_in_chunks(trips: pd.DataFrame, model: TripDurationModel) -> np.ndarray:
+    """The model's predictions, chunk by chunk, with a progress bar on a terminal."""
+    starts = range(0, len(trips), CHUNK_ROWS)
+    parts = [
+        model.predict(trips.iloc[start : start + CHUNK_ROWS])
+        for start in track(starts, "predicting")
+    ]
+    return np.concatenate(parts) if parts else np.empty(0, dtype=float)
 
 
 def predict_file(source: Path, target: Path, model: TripDurationModel) -> BatchSummary:

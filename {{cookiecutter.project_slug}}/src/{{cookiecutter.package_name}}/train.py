@@ -12,6 +12,8 @@ from pathlib import Path
 from loguru import logger
 
 from .baseline import course_baseline
+from .card_html import write_card_html
+from .card_plots import render_card_figures
 from .config import Settings, TrainingSettings
 from .data import DURATION, INFERENCE_COLUMNS, CleanTrips, load_month
 from .evaluate import regression_metrics
@@ -19,10 +21,15 @@ from .features import FEATURE_NAMES
 from .model import TUNABLE_PARAMS, TripDurationModel
 from .model_card import write_model_card
 from .outputs import atomic_write
+from .progress import track
 from .promotion import PromotionDecision, decide_promotion, promote, score_champion
 from .provenance import environment, git_commit, sha256_of
 from .registry import ModelRegistry, open_registry
+{%- if cookiecutter.monitoring == "evidently" %}
+from .reports_index import write_reports_index
+{%- endif %}
 from .versions import ModelVersion
+from .zones import read_zones
 
 
 @dataclass
@@ -68,8 +75,8 @@ def rmse_on(val: CleanTrips) -> Callable[[TripDurationModel], float]:
 
 def run_training(settings: Settings) -> TrainingResult:
     data = settings.data
-    train = load_month(data, data.train_month)
-    val = load_month(data, data.val_month)
+    months = (data.train_month, data.val_month)
+    train, val = (load_month(data, month) for month in track(months, "reading months"))
     params = effective_params(settings)
     model, metrics = fit_and_evaluate(train, val, params, settings.seed)
     metrics.update(course_baseline(train.trips, val.trips))
@@ -123,14 +130,19 @@ def register_and_promote(
         "champion_rmse_before": champion_rmse,
         "promotion": decision.reason,
     }
-    card = write_model_card(
-        settings.registry.models_dir / "model_card.md", settings, metrics, metadata
-    )
+    models_dir = settings.registry.models_dir
+    zones = read_zones(settings.data.zone_lookup)
+    figures = render_card_figures(models_dir, model, val.trips, zones)
+    card = write_model_card(models_dir / "model_card.md", settings, metrics, metadata, figures)
+    card_files = [card, write_card_html(card), *figures.files.values()]
+{%- if cookiecutter.monitoring == "evidently" %}
+    write_reports_index(settings.monitoring.reports_dir, card_files[1])
+{%- endif %}
     version = registry.register(
         model,
         metrics,
         metadata,
-        attachments={"model_card.md": card},
+        attachments={path.name: path for path in card_files},
         input_example=val.trips[list(INFERENCE_COLUMNS)].head(5),
     )
     decision = promote(

@@ -46,6 +46,7 @@ from .features import CATEGORICAL_INDICES, FEATURE_NAMES, feature_matrix
 from .logs import setup_logging
 from .model import build_estimator
 from .outputs import atomic_write
+from .progress import progress_bar, set_quiet
 {%- if cookiecutter.experiment_tracking == "mlflow" %}
 from .tracking import client_for, start_run
 {%- endif %}
@@ -303,18 +304,20 @@ def search(
     # Stops this worker once all workers together reached the budget (a worker that is mid-trial
     # then still finishes it: up to workers - 1 trials more than the budget).
     budget = optuna.study.MaxTrialsCallback(space.n_trials, states=FINISHED)
-    study.optimize(
-        objective,
-        n_trials=remaining,
-        timeout=space.timeout_seconds,
-        callbacks=[*trial_callbacks(settings, parent_run), budget],
-    )
+    with progress_bar("tuning trials", remaining) as advance:
+        study.optimize(
+            objective,
+            n_trials=remaining,
+            timeout=space.timeout_seconds,
+            callbacks=[*trial_callbacks(settings, parent_run), budget, lambda *_: advance(1)],
+        )
 
 
 def work(settings: Settings, parent_run: str | None, start_together: Barrier) -> None:
     """A spawned worker process: joins the study by name and searches until the budget is met."""
     setup_logging(settings.logging)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    set_quiet(True)  # one bar, in the process a person started: workers draw none over it
     search(settings, open_study(settings), parent_run, start_together)
 
 

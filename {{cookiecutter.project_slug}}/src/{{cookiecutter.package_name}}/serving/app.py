@@ -15,9 +15,9 @@ from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from loguru import logger
@@ -35,12 +35,14 @@ from ..logs import setup_logging
 from ..prediction_log import DisabledPredictionLog, PredictionLog, open_prediction_log
 from ..registry import load_model
 from ..versions import NoModelError
+from ..zones import UNKNOWN_ZONE_MESSAGE
 from .middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from .predictor import LoadedModel, Predictor
 from .schemas import (
     EXAMPLE_TRIP,
     BatchPrediction,
     ErrorMessage,
+    Explanation,
     InvalidBody,
     ModelInfo,
     ModelRef,
@@ -51,11 +53,25 @@ from .schemas import (
     Trip,
     batch_request_model,
 )
+{%- if cookiecutter.ui == "gradio" %}
+from .ui import mount_ui
+{%- endif %}
 
 COMPONENTS = "#/components/schemas/"
 # Generous for JSON trips (about 120 bytes each), small enough to refuse a runaway upload early.
 BYTES_PER_TRIP = 512
 BODY_OVERHEAD_BYTES = 64 * 1024
+ZONE_FIELDS = ("PULocationID", "DOLocationID")
+OUT_OF_RANGE = ("greater_than_equal", "less_than_equal")
+# A query flag, so that the default answer (and its speed) stays what it was without it.
+Explain = Annotated[
+    bool,
+    Query(
+        description="Also return each model input's contribution (LightGBM's exact TreeSHAP); "
+        "the base value plus the contributions add up to the prediction. An operator may limit "
+        "the trips of a batch asking for explanations (`SERVING__MAX_EXPLAINED_TRIPS`)."
+    ),
+]
 # Bodies from this size on (about 500 trips) are parsed on a worker thread: a 10,000-trip body
 # takes tens of milliseconds, during which the event loop would answer nobody else. Below it,
 # the hand-off to a thread costs more than the parse. One thread for all: parses hold the GIL,
@@ -247,6 +263,8 @@ def validation_errors(error: RequestValidationError, max_trips: int) -> list[dic
         message = problem["msg"]
         if problem["type"] == "too_long" and tuple(problem["loc"]) == ("body", "trips"):
             message = f"at most {max_trips} trips per request: split the batch"
+        elif problem["type"] in OUT_OF_RANGE and problem["loc"][-1] in ZONE_FIELDS:
+            message = UNKNOWN_ZONE_MESSAGE
         problems.append({"loc": list(problem["loc"]), "msg": message, "type": problem["type"]})
     return problems
 
@@ -279,8 +297,20 @@ def add_error_handlers(app: FastAPI, max_trips: int) -> None:
         return JSONResponse(status_code=500, content={"detail": "internal error, see the logs"})
 
 
+def check_explained_size(trips: list[Trip], max_explained: int) -> None:
+    """Explanations cost about 40 predictions each: a batch asking for them has its own limit."""
+    if len(trips) > max_explained:
+        message = (
+            f"explain=true takes at most {max_explained} trips per request: split the batch, "
+            "or leave explain off"
+        )
+        raise RequestValidationError(
+            [{"loc": ("query", "explain"), "msg": message, "type": "too_long"}]
+        )
+
+
 def add_prediction_endpoints(
-    app: FastAPI, state: ServiceState, batch_request: type[BaseModel]
+    app: FastAPI, state: ServiceState, batch_request: type[BaseModel], max_explained: int
 ) -> None:
     """/predict and /predict/batch; they read their bodies themselves (see ``read_body``)."""
 
@@ -291,10 +321,19 @@ def add_prediction_endpoints(
         tags=["model"],
         openapi_extra=json_body(Trip),
     )
-    async def predict(request: Request) -> Response:
+    async def predict(request: Request, explain: Explain = False) -> Response:
         """Predicted duration of one trip, in minutes, and the model version that predicted it."""
         trip = cast(Trip, await read_body(request, Trip))
         predictor = state.require_predictor()
+        if explain:
+            [value], explained = await predictor.explain_many([trip])
+            [why] = explained.rows()
+            prediction = Prediction(
+                predicted_duration_minutes=value,
+                model=model_ref(predictor.loaded),
+                explanation=Explanation.model_validate(why),
+            )
+            return json_response(prediction)
         value = await predictor.predict_one(trip)
         prediction = Prediction(predicted_duration_minutes=value, model=model_ref(predictor.loaded))
         return json_response(prediction)
@@ -306,11 +345,21 @@ def add_prediction_endpoints(
         tags=["model"],
         openapi_extra=json_body(batch_request),
     )
-    async def predict_batch(request: Request) -> Response:
+    async def predict_batch(request: Request, explain: Explain = False) -> Response:
         """Predicted durations of up to the configured number of trips, in request order."""
         body = await read_body(request, batch_request)
         predictor = state.require_predictor()
-        values = await predictor.predict_many(body.trips)  # type: ignore[attr-defined]
+        trips = body.trips  # type: ignore[attr-defined]
+        if explain:
+            check_explained_size(trips, max_explained)
+            values, explained = await predictor.explain_many(trips)
+            batch = BatchPrediction(
+                predicted_duration_minutes=values,
+                model=model_ref(predictor.loaded),
+                explanations=[Explanation.model_validate(why) for why in explained.rows()],
+            )
+            return json_response(batch)
+        values = await predictor.predict_many(trips)
         logger.debug("predicted a batch of {} trips", len(values))
         batch = BatchPrediction(
             predicted_duration_minutes=values, model=model_ref(predictor.loaded)
@@ -401,7 +450,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             features=list(loaded.model.feature_names),
         )
 
-    add_prediction_endpoints(app, state, batch_request)
+    max_explained = serving.max_explained_trips or serving.max_batch_size
+    add_prediction_endpoints(app, state, batch_request, max_explained)
+{%- if cookiecutter.ui == "gradio" %}
+    mount_ui(app, state.require_predictor, settings)
+{%- endif %}
     Instrumentator(registry=metrics_registry, excluded_handlers=["/metrics"]).instrument(
         app
     ).expose(
@@ -427,7 +480,8 @@ def json_response(body: BaseModel) -> Response:
     Returning a Response skips FastAPI's second validation of the body against the
     ``response_model`` (which still documents it), a large share of a prediction's cost.
     """
-    return Response(content=body.model_dump_json(), media_type="application/json")
+    # Without an explanation asked for, the answer has no ``explanation`` key at all.
+    return Response(content=body.model_dump_json(exclude_none=True), media_type="application/json")
 
 
 def model_ref(loaded: LoadedModel) -> ModelRef:

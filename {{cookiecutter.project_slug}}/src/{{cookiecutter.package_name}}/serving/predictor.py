@@ -30,6 +30,7 @@ import pandas as pd
 from prometheus_client import CollectorRegistry, Histogram
 
 from ..data import INFERENCE_COLUMNS
+from ..explain import Explanations, explain_matrix
 from ..features import feature_matrix
 from ..model import TripDurationModel
 from ..prediction_log import DisabledPredictionLog, PredictionSink
@@ -172,6 +173,19 @@ class Predictor:
         """A whole batch in one call on the worker thread, after the calls already queued."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._locked_predict, trips)
+
+    async def explain_many(self, trips: Sequence[Trip]) -> tuple[list[float], Explanations]:
+        """Predictions with their explanations, on the worker thread: TreeSHAP costs several
+        predictions' time, so only callers who ask for it pay, and never on the event loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._locked_explain, trips)
+
+    def _locked_explain(self, trips: Sequence[Trip]) -> tuple[list[float], Explanations]:
+        threads = self._batch_threads if len(trips) >= PARALLEL_MIN_TRIPS else 1
+        with self._model_lock:
+            values = self._timed_predict(trips, threads)
+            matrix = feature_matrix(trip_columns(trips))
+            return values, explain_matrix(self.loaded.model, matrix, threads)
 
     def _locked_predict(self, trips: Sequence[Trip]) -> list[float]:
         threads = self._batch_threads if len(trips) >= PARALLEL_MIN_TRIPS else 1

@@ -199,9 +199,31 @@ class ModelRef(BaseModel):
     version: int = Field(examples=[3])
 
 
+class Explanation(BaseModel):
+    """Why the model predicted this: LightGBM's exact TreeSHAP values, in minutes.
+
+    ``base_value`` plus every contribution equals the prediction (unless the model's output was
+    negative, which is answered as 0 minutes).
+    """
+
+    base_value: float = Field(
+        description="The model's average prediction over its training data.", examples=[14.2]
+    )
+    contributions: dict[str, float] = Field(
+        description="Minutes each model input (as features.py builds it) adds or removes.",
+        examples=[{"trip_distance": -2.1, "pickup_hour": 0.4}],
+    )
+
+
+EXPLANATION_FIELD = Field(
+    None, description="Only with `?explain=true`: each model input's contribution."
+)
+
+
 class Prediction(BaseModel):
     predicted_duration_minutes: float = Field(ge=0, examples=[11.7])
     model: ModelRef
+    explanation: Explanation | None = EXPLANATION_FIELD
 
 
 class BatchPrediction(BaseModel):
@@ -210,6 +232,9 @@ class BatchPrediction(BaseModel):
         examples=[[11.7, 19.2]],
     )
     model: ModelRef
+    explanations: list[Explanation] | None = Field(
+        None, description="Only with `?explain=true`: one explanation per trip, in order."
+    )
 
 
 class ModelInfo(BaseModel):
