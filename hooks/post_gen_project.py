@@ -21,6 +21,11 @@ OPTIONAL_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
         "tests/test_api.py",
         "tests/test_prediction_log.py",
         "tests/test_serve.py",
+        "tests/servers.py",
+        "tests/test_strategies.py",
+        "tests/test_routing.py",
+        "tests/test_metrics.py",
+        "tests/test_shadow.py",
         "benchmarks",
         # A job image only: the training Job and the retraining CronJob, no service.
         "deploy/kubernetes/base/app",
