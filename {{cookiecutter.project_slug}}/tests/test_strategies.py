@@ -74,8 +74,8 @@ def predictions_of(settings: Settings, alias: str, trips: list[dict[str, object]
 
 @pytest.fixture(scope="module")
 def registry_env(registered: tuple[Path, Settings]) -> dict[str, str]:
-    root, settings = registered
-    env = {"REGISTRY__MODELS_DIR": str(root / "models")}
+    _, settings = registered
+    env = {"REGISTRY__MODELS_DIR": str(settings.registry.models_dir)}
 {%- if cookiecutter.experiment_tracking == "mlflow" %}
     env["REGISTRY__TRACKING_URI"] = settings.registry.tracking_uri
 {%- endif %}
