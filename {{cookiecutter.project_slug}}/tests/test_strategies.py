@@ -235,31 +235,44 @@ def test_canary_routes_each_key_to_one_model(running: Server, registered):
     assert metric_value(metrics, "model_requests_total", model_role="champion") > 0
 
 
+def worker_logs(server: Server, text: str) -> list[Path]:
+    """The workers' own log files (one per process) that contain ``text``."""
+    return [
+        path
+        for path in server.log_dir.glob("service.*.log")
+        if text in path.read_text(encoding="utf-8")
+    ]
+
+
 def test_several_workers_add_up_their_metrics(registered, registry_env):
     root, _ = registered
     server = start(root, "workers", registry_env, "--workers", "2")
     trip = sample_trips(1)[0]
     sent = 0
     try:
+        deadline = time.monotonic() + 180
+        while len(worker_logs(server, "as champion")) < 2:  # /ready reached one of them
+            assert time.monotonic() < deadline, "the second worker did not load the model"
+            time.sleep(0.2)
         # New connections until both workers answered (each logs to its own file); bounded.
-        while sent < 400:
+        while len(worker_logs(server, "POST /predict 200")) < 2 or sent < 10:
+            assert sent < 2_000, "one worker answered every request"
             assert call(server, "/predict", trip).status == 200
             sent += 1
-            answered = [
-                path
-                for path in server.log_dir.glob("service.*.log")
-                if "POST /predict 200" in path.read_text(encoding="utf-8")
-            ]
-            if len(answered) == 2 and sent >= 10:
-                break
-        assert len(answered) == 2, "one worker answered every request"
-        # Whichever worker answers the scrape, it counts every worker's requests.
-        for _ in range(6):
+        # Whichever worker answers the scrape, it counts every worker's requests. The model's
+        # count is made before each answer; the instrumentator's right after it: poll for it.
+        scrapes = []
+        while len(scrapes) < 6:
+            assert time.monotonic() < deadline + 60, scrapes
             metrics = call(server, "/metrics").body.decode()
-            assert metric_value(metrics, "model_requests_total", model_role="champion") == sent
-            assert metric_value(metrics, "http_requests_total", handler="/predict") == sent
+            counted = metric_value(metrics, "http_requests_total", handler="/predict")
+            scrapes.append((metric_value(metrics, "model_requests_total"), counted))
+            if counted < sent:
+                scrapes.pop()
+                time.sleep(0.1)
     finally:
         server.stop()
+    assert scrapes == [(sent, sent)] * 6
 
 
 def test_reload_is_protected_and_picks_up_a_promotion(registered, registry_env):
