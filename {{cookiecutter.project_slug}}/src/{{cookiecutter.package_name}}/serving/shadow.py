@@ -24,6 +24,10 @@ from .metrics import ModelSeries, observe_many
 from .predictor import LoadedModel, columns_frame
 
 ERROR_LOG_INTERVAL_SECONDS = 60.0
+# The thread lets work gather this long before it scores it: a model call has a large fixed cost,
+# and each time this thread takes the GIL the event loop may wait for it (up to Python's switch
+# interval, 5 ms), which shows in the answers' p99. Fewer, larger calls cost both less.
+GATHER_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,10 @@ class ShadowScorer:
                     self._ready.wait()
                 if not self._waiting:
                     return  # closed, and nothing left
+                closing = self._closed
+            if not closing:
+                time.sleep(GATHER_SECONDS)
+            with self._ready:
                 works = list(self._waiting)
                 self._waiting.clear()
             trips = sum(len(next(iter(work.columns.values()))) for work in works)
