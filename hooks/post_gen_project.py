@@ -29,7 +29,6 @@ OPTIONAL_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
         "docs/how-to/serve-basic.md",
         "docs/how-to/serve-shadow.md",
         "docs/how-to/serve-canary.md",
-        "docs/how-to/promote-and-rollback.md",
         "benchmarks",
         # A job image only: the training Job and the retraining CronJob, no service.
         "deploy/kubernetes/base/app",

@@ -18,7 +18,7 @@ import pytest
 
 from {{ cookiecutter.package_name }}.config import Settings, TrainingSettings
 from {{ cookiecutter.package_name }}.data import read_folder
-from {{ cookiecutter.package_name }}.prediction_log import MODEL_ROLE, MODEL_VERSION, PREDICTION
+from {{ cookiecutter.package_name }}.prediction_log import MODEL_VERSION, PREDICTION, ROLE
 from {{ cookiecutter.package_name }}.registry import load_model, open_registry
 from {{ cookiecutter.package_name }}.serving.predictor import LoadedModel
 from {{ cookiecutter.package_name }}.serving.routing import goes_to_challenger
@@ -185,7 +185,7 @@ def test_shadow_answers_with_the_champion_and_logs_both_models(registered, regis
     assert metric_value(metrics, "model_predicted_minutes_count", model_role="challenger") == 20
 
     logged = read_folder(log_dir)
-    by_role = {role: rows for role, rows in logged.groupby(MODEL_ROLE)}
+    by_role = {role: rows for role, rows in logged.groupby(ROLE)}
     assert set(by_role) == {"champion", "challenger"}
     for role, expected, version in (("champion", champion, "1"), ("challenger", challenger, "2")):
         rows = by_role[role]

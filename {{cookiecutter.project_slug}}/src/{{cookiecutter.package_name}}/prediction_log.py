@@ -30,7 +30,7 @@ from .config import PredictionLogSettings
 PREDICTION = "predicted_duration"
 MODEL_VERSION = "model_version"
 # Which part the model played: champion (answered), challenger (canary: answered; shadow: scored).
-MODEL_ROLE = "model_role"
+ROLE = "role"
 LOGGED_AT = "logged_at"
 FILE_PREFIX = "predictions"
 
@@ -215,7 +215,7 @@ def combine(batches: list[_Batch]) -> pd.DataFrame:
     data[PREDICTION] = np.concatenate([batch.predictions for batch in batches]).astype(float)
     data[MODEL_VERSION] = np.repeat(np.array(versions, dtype=object), sizes)
     roles = [batch.model_role for batch in batches]
-    data[MODEL_ROLE] = np.repeat(np.array(roles, dtype=object), sizes)
+    data[ROLE] = np.repeat(np.array(roles, dtype=object), sizes)
     stamps = np.array([batch.logged_at.replace(tzinfo=None) for batch in batches], "datetime64[us]")
     data[LOGGED_AT] = pd.DatetimeIndex(np.repeat(stamps, sizes)).tz_localize(UTC)
     return pd.DataFrame(data)
