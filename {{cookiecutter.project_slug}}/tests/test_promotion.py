@@ -77,7 +77,7 @@ def test_a_champion_that_cannot_be_loaded_scores_nothing_and_is_replaced():
 
 @dataclass
 class RacingRegistry(MemoryRegistry):
-    """Another job's alias write lands at the moment of ours, as on a shared MLflow server."""
+    """Another job's alias write lands at the moment of ours, as on a shared registry server."""
 
     rival: tuple[int, Scored] = (9, Scored(1.0))
     refuse_first_write: bool = False

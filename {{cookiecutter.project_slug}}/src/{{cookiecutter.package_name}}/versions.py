@@ -22,7 +22,7 @@ class RegistryUnavailableError(RegistryError):
 
 
 class AliasConflictError(RegistryError):
-    """Another job moved the same alias at the same moment, in a store without a lock (an MLflow
+    """Another job moved the same alias at the same moment, in a store without a lock (a registry
     server answers with its database's unique-key violation): read the alias again and retry."""
 
 
