@@ -64,7 +64,6 @@ FORBIDDEN: dict[tuple[str, str], tuple[str, ...]] = {
         r"(?<![\w.])/predict\b",
         r"(?<![\w.])/health\b",
         word("shadow"),
-        "multiproc",
         "x-client-key",
         "model_role",
     ),
