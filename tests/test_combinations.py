@@ -63,7 +63,6 @@ FORBIDDEN: dict[tuple[str, str], tuple[str, ...]] = {
         word("httpx"),
         r"(?<![\w.])/predict\b",
         r"(?<![\w.])/health\b",
-        word("shadow"),
         "x-client-key",
         "model_role",
     ),
