@@ -21,6 +21,14 @@ OPTIONAL_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
         "tests/test_api.py",
         "tests/test_prediction_log.py",
         "tests/test_serve.py",
+        "tests/servers.py",
+        "tests/test_strategies.py",
+        "tests/test_routing.py",
+        "tests/test_metrics.py",
+        "tests/test_shadow.py",
+        "docs/how-to/serve-basic.md",
+        "docs/how-to/serve-shadow.md",
+        "docs/how-to/serve-canary.md",
         "benchmarks",
         # A job image only: the training Job and the retraining CronJob, no service.
         "deploy/kubernetes/base/app",
@@ -72,11 +80,16 @@ def paths_to_remove(answers: dict[str, str]) -> list[str]:
 
 
 def remove(root: Path, relative: str) -> None:
+    """Delete a path, then the folders it leaves empty (up to the project's root)."""
     target = root / relative
     if target.is_dir():
         shutil.rmtree(target)
     elif target.exists():
         target.unlink()
+    folder = target.parent
+    while folder != root and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent
 
 
 def next_steps(answers: dict[str, str]) -> str:

@@ -66,6 +66,8 @@ FORBIDDEN: dict[tuple[str, str], tuple[str, ...]] = {
         word("httpx"),
         r"(?<![\w.])/predict\b",
         r"(?<![\w.])/health\b",
+        "x-client-key",
+        "model_role",
     ),
     ("experiment_tracking", "none"): (
         "mlflow",

@@ -102,7 +102,10 @@ def test_predict_one_trip(client: TestClient, trained):
     assert response.status_code == 200, response.text
     body = response.json()
     assert 0 < body["predicted_duration_minutes"] < 120
-    assert body["model"] == {"name": result.version.name, "version": result.version.version}
+    version = result.version
+    assert body["model"] == {"name": version.name, "version": version.version, "role": "champion"}
+    assert response.headers["x-model-version"] == str(version.version)
+    assert response.headers["x-model-role"] == "champion"
 
 
 def test_model_describes_the_served_version(client: TestClient, trained):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 {% if cookiecutter.serving == "fastapi" -%}
 import os
+import shutil
 {% endif -%}
 from pathlib import Path
 from typing import Annotated
@@ -218,21 +219,33 @@ def serve(
         # Workers read their settings from the environment: each then logs to a file of its own.
         os.environ[f"{ENV_PREFIX}LOGGING__FILE_PER_PROCESS"] = "true"
         setup_logging(settings.logging.model_copy(update={"file_per_process": True}))
-    uvicorn.run(
-        "{{ cookiecutter.package_name }}.serving.app:create_app",
-        factory=True,
-        host=host or serving.host,
-        port=port or serving.port,
-        workers=workers,
-        # uvicorn has no SUCCESS level; the app writes its own access log (with request ids).
-        log_level={"SUCCESS": "info"}.get(settings.logging.level, settings.logging.level.lower()),
-        access_log=False,
-        timeout_worker_healthcheck=serving.worker_healthcheck_timeout,
-        # By name, so that every worker process imports it (it adds a deadline for headers).
-        http="{{ cookiecutter.package_name }}.serving.protocol:HeaderDeadlineProtocol",
-        timeout_keep_alive=serving.keep_alive_timeout,
-        limit_concurrency=limit_concurrency or serving.limit_concurrency,
-    )
+    metrics_dir = None
+    if workers > 1:
+        from .serving.metrics import prepare_multiprocess_dir  # noqa: PLC0415
+
+        # Workers then keep their metrics in files there, and /metrics adds up all of them.
+        metrics_dir = prepare_multiprocess_dir()
+    try:
+        uvicorn.run(
+            "{{ cookiecutter.package_name }}.serving.app:create_app",
+            factory=True,
+            host=host or serving.host,
+            port=port or serving.port,
+            workers=workers,
+            # uvicorn has no SUCCESS level; the app writes its own access log (with request ids).
+            log_level={"SUCCESS": "info"}.get(
+                settings.logging.level, settings.logging.level.lower()
+            ),
+            access_log=False,
+            timeout_worker_healthcheck=serving.worker_healthcheck_timeout,
+            # By name, so that every worker process imports it (it adds a deadline for headers).
+            http="{{ cookiecutter.package_name }}.serving.protocol:HeaderDeadlineProtocol",
+            timeout_keep_alive=serving.keep_alive_timeout,
+            limit_concurrency=limit_concurrency or serving.limit_concurrency,
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 {%- endif %}
 {%- if cookiecutter.monitoring == "evidently" %}
 

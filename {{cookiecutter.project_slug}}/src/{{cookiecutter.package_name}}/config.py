@@ -14,7 +14,18 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator{% if cookiecutter.hyperparameter_tuning == "optuna" %}, model_validator{% endif %}
+from pydantic import (
+    BaseModel,
+    Field,
+{%- if cookiecutter.serving == "fastapi" %}
+    SecretStr,
+{%- endif %}
+    ValidationError,
+    field_validator,
+{%- if cookiecutter.serving == "fastapi" or cookiecutter.hyperparameter_tuning == "optuna" %}
+    model_validator,
+{%- endif %}
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "{{ cookiecutter.package_name | upper }}_"
@@ -229,6 +240,38 @@ class ServingSettings(BaseModel):
         description="Most connections and requests at once per worker; beyond, 503 (default: no "
         "limit).",
     )
+    mode: Literal["basic", "shadow", "canary"] = Field(
+        "basic",
+        description="basic: the champion answers; shadow: the champion answers and the "
+        "challenger scores every request off the response path; canary: `canary_share` of the "
+        "routing keys go to the challenger.",
+    )
+    challenger_alias: str = Field(
+        "challenger", description="Registry alias of the second model (shadow and canary)."
+    )
+    canary_share: float = Field(
+        0.1, ge=0, le=1, description="Share of routing keys the challenger answers in canary mode."
+    )
+    shadow_max_pending: int = Field(
+        10_000,
+        ge=1,
+        description="Trips allowed to wait for the shadow model; beyond, they are dropped and "
+        "counted (never waited for).",
+    )
+    reload_enabled: bool = Field(
+        False, description="Offer POST /admin/reload (reloads the models by alias); needs a token."
+    )
+    reload_token: SecretStr | None = Field(
+        None,
+        min_length=16,
+        description="Bearer token of POST /admin/reload (set it from a secret, never in a file).",
+    )
+
+    @model_validator(mode="after")
+    def _reload_needs_a_token(self) -> ServingSettings:
+        if self.reload_enabled and self.reload_token is None:
+            raise ValueError("reload_enabled needs a reload_token (SERVING__RELOAD_TOKEN)")
+        return self
 
 
 class PredictionLogSettings(BaseModel):

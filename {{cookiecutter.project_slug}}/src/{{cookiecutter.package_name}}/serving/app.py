@@ -11,7 +11,7 @@ runtime, and the batch body is a class built inside ``create_app`` (its limit is
 import asyncio
 import gc
 import math
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,10 +19,9 @@ from typing import Annotated, Any, cast
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, Response
 from loguru import logger
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
-from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 from prometheus_fastapi_instrumentator import Instrumentator
 from pydantic import BaseModel, ValidationError
@@ -32,14 +31,20 @@ from .. import __doc__ as package_doc
 from .. import __version__
 from ..config import Settings, load_settings
 from ..logs import setup_logging
-from ..prediction_log import DisabledPredictionLog, PredictionLog, open_prediction_log
-from ..registry import load_model
+from ..prediction_log import (
+    DisabledPredictionLog,
+    PredictionLog,
+    PredictionSink,
+    open_prediction_log,
+)
 from ..versions import NoModelError
 from ..zones import UNKNOWN_ZONE_MESSAGE
+from .admin import add_reload_endpoint
+from .metrics import ModelMetrics, PredictionLogCollector, add_metrics_endpoint
 from .middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from .models import ServedModels, load_models
 from .predictor import LoadedModel, Predictor
 from .schemas import (
-    EXAMPLE_TRIP,
     BatchPrediction,
     ErrorMessage,
     Explanation,
@@ -49,6 +54,7 @@ from .schemas import (
     Prediction,
     PredictionLogStatus,
     Readiness,
+    ServiceModels,
     Status,
     Trip,
     batch_request_model,
@@ -93,6 +99,18 @@ NO_MODEL = error_response(
     "No model is loaded: train one, then restart the service.",
     "no model has the alias 'champion' in the registry yet: run `train` first",
 )
+ANSWERED_BY: dict[str, Any] = {
+    "headers": {
+        "X-Model-Version": {
+            "description": "Registry version of the model that answered.",
+            "schema": {"type": "integer"},
+        },
+        "X-Model-Role": {
+            "description": "champion, or challenger when a canary routed the request to it.",
+            "schema": {"type": "string", "enum": ["champion", "challenger"]},
+        },
+    }
+}
 BODY_ERRORS: dict[int | str, dict[str, Any]] = {
     400: error_response(
         "The body is not valid JSON.",
@@ -200,18 +218,27 @@ def json_body(model: type[BaseModel]) -> dict[str, Any]:
 
 @dataclass
 class ServiceState:
-    """What the lifespan found at start; the endpoints read it."""
+    """What the lifespan found at start (or a reload since); the endpoints read it."""
 
-    predictor: Predictor | None = None
+    models: ServedModels | None = None
+    sink: PredictionSink | None = None
     unavailable_reason: str = "the service is starting"
 
-    def require_predictor(self) -> Predictor:
-        if self.predictor is None:
+    @property
+    def predictor(self) -> Predictor | None:
+        """The champion's predictor."""
+        return None if self.models is None else self.models.champion
+
+    def require_models(self) -> ServedModels:
+        if self.models is None:
             raise HTTPException(status_code=503, detail=self.unavailable_reason)
-        return self.predictor
+        return self.models
+
+    def require_predictor(self) -> Predictor:
+        return self.require_models().champion
 
     def prediction_log_status(self) -> PredictionLogStatus:
-        sink = DisabledPredictionLog() if self.predictor is None else self.predictor.sink
+        sink = self.sink or DisabledPredictionLog()
         problem = sink.problem if isinstance(sink, DisabledPredictionLog) else None
         return PredictionLogStatus(
             enabled=isinstance(sink, PredictionLog),
@@ -221,39 +248,9 @@ class ServiceState:
         )
 
 
-class PredictionLogCollector(Collector):
-    """The prediction log's row counts as Prometheus counters, read when /metrics is scraped."""
-
-    def __init__(self, state: ServiceState) -> None:
-        self.state = state
-
-    def collect(self) -> Iterator[CounterMetricFamily]:
-        status = self.state.prediction_log_status()
-        yield CounterMetricFamily(
-            "prediction_log_written_rows",
-            "Served predictions written to the prediction log.",
-            value=status.written_rows,
-        )
-        yield CounterMetricFamily(
-            "prediction_log_dropped_rows",
-            "Served predictions the prediction log lost (disk full or read-only, writer behind, "
-            "or a log folder that could not be created).",
-            value=status.dropped_rows,
-        )
-
-
-def load_predictor(settings: Settings, metrics_registry: CollectorRegistry) -> Predictor:
-    """The model behind the configured alias, warmed up; NoModelError when there is none."""
-    alias = settings.serving.model_alias
-    model, version = load_model(settings, alias)
-    loaded = LoadedModel(model, version, alias)
-    # The warm-up below goes through the model directly, so it never reaches the prediction log.
-    sink = open_prediction_log(settings.prediction_log)
-    predictor = Predictor(loaded, settings.serving.batch_threads, metrics_registry, sink)
-    # The first call pays LightGBM's and pandas' one-time set-up; no client should.
-    predictor.loaded.predict([Trip.model_validate(EXAMPLE_TRIP)])
-    logger.info("serving model {} version {} ({})", version.name, version.version, alias)
-    return predictor
+def process_collectors(registry: CollectorRegistry) -> list[Collector]:
+    """CPU, memory and Python facts of this process, registered in ``registry``."""
+    return [ProcessCollector(registry=registry), PlatformCollector(registry=registry)]
 
 
 def validation_errors(error: RequestValidationError, max_trips: int) -> list[dict[str, Any]]:
@@ -317,14 +314,17 @@ def add_prediction_endpoints(
     @app.post(
         "/predict",
         response_model=Prediction,
-        responses=BODY_ERRORS,
+        responses={**BODY_ERRORS, 200: ANSWERED_BY},
         tags=["model"],
         openapi_extra=json_body(Trip),
     )
     async def predict(request: Request, explain: Explain = False) -> Response:
-        """Predicted duration of one trip, in minutes, and the model version that predicted it."""
+        """Predicted duration of one trip, in minutes, and the model version that predicted it.
+
+        In canary mode, the `X-Client-Key` header (else `X-Request-ID`) decides which model
+        answers: the same key always gets the same model."""
         trip = cast(Trip, await read_body(request, Trip))
-        predictor = state.require_predictor()
+        predictor = state.require_models().route(request.headers)
         if explain:
             [value], explained = await predictor.explain_many([trip])
             [why] = explained.rows()
@@ -333,22 +333,23 @@ def add_prediction_endpoints(
                 model=model_ref(predictor.loaded),
                 explanation=Explanation.model_validate(why),
             )
-            return json_response(prediction)
+            return json_response(prediction, predictor.loaded)
         value = await predictor.predict_one(trip)
         prediction = Prediction(predicted_duration_minutes=value, model=model_ref(predictor.loaded))
-        return json_response(prediction)
+        return json_response(prediction, predictor.loaded)
 
     @app.post(
         "/predict/batch",
         response_model=BatchPrediction,
-        responses=BODY_ERRORS,
+        responses={**BODY_ERRORS, 200: ANSWERED_BY},
         tags=["model"],
         openapi_extra=json_body(batch_request),
     )
     async def predict_batch(request: Request, explain: Explain = False) -> Response:
-        """Predicted durations of up to the configured number of trips, in request order."""
+        """Predicted durations of up to the configured number of trips, in request order (in
+        canary mode, all by the one model that the request's key is routed to)."""
         body = await read_body(request, batch_request)
-        predictor = state.require_predictor()
+        predictor = state.require_models().route(request.headers)
         trips = body.trips  # type: ignore[attr-defined]
         if explain:
             check_explained_size(trips, max_explained)
@@ -358,13 +359,13 @@ def add_prediction_endpoints(
                 model=model_ref(predictor.loaded),
                 explanations=[Explanation.model_validate(why) for why in explained.rows()],
             )
-            return json_response(batch)
+            return json_response(batch, predictor.loaded)
         values = await predictor.predict_many(trips)
         logger.debug("predicted a batch of {} trips", len(values))
         batch = BatchPrediction(
             predicted_duration_minutes=values, model=model_ref(predictor.loaded)
         )
-        return json_response(batch)
+        return json_response(batch, predictor.loaded)
 
     document_bodies(app, [Trip, batch_request])
 
@@ -379,14 +380,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     batch_request = batch_request_model(serving.max_batch_size)
     # Each app gets its own metrics registry, so that several apps (tests) can live in one process.
     metrics_registry = CollectorRegistry()
-    ProcessCollector(registry=metrics_registry)
-    PlatformCollector(registry=metrics_registry)
-    metrics_registry.register(PredictionLogCollector(state))
+    log_collector = PredictionLogCollector(state)
+    metrics_registry.register(log_collector)
+    model_metrics = ModelMetrics(metrics_registry)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        state.sink = open_prediction_log(settings.prediction_log)
         try:
-            state.predictor = load_predictor(settings, metrics_registry)
+            state.models = load_models(settings, model_metrics, state.sink)
         # Only "no model yet" starts the service without one; a model that cannot be loaded or
         # does not fit this code is a deployment error and must stop the start.
         except NoModelError as error:
@@ -399,8 +401,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.freeze()
         yield
         gc.unfreeze()
-        if state.predictor is not None:
-            state.predictor.close()
+        if state.models is not None:
+            state.models.close()
+        state.sink.close()
 
     name, _, summary = (package_doc or "").strip().partition("\n")
     app = FastAPI(
@@ -434,36 +437,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             status="ready", model=model_ref(loaded), prediction_log=state.prediction_log_status()
         )
 
-    @app.get("/model", response_model=ModelInfo, responses={503: NO_MODEL}, tags=["model"])
-    async def model_info() -> ModelInfo:
-        """The served model: version, training metrics, when it was trained, its features."""
-        loaded = state.require_predictor().loaded
-        metadata = loaded.version.metadata
-        return ModelInfo(
-            name=loaded.version.name,
-            version=loaded.version.version,
-            alias=loaded.alias,
-            trained_at=str(metadata.get("trained_at") or loaded.version.created_at or "") or None,
-            train_month=_text_or_none(metadata.get("train_month")),
-            val_month=_text_or_none(metadata.get("val_month")),
-            metrics=finite_or_none(loaded.version.metrics),
-            features=list(loaded.model.feature_names),
+    @app.get("/model", response_model=ServiceModels, responses={503: NO_MODEL}, tags=["model"])
+    async def model_info() -> ServiceModels:
+        """The served models: the champion's version, training metrics, when it was trained, its
+        features; the serving mode; the challenger's, in shadow and canary modes."""
+        models = state.require_models()
+        challenger = models.challenger_model
+        return ServiceModels(
+            **describe(models.champion.loaded).model_dump(),
+            mode=models.mode,
+            canary_share=models.canary_share if models.mode == "canary" else None,
+            challenger=None if challenger is None else describe(challenger),
+            challenger_problem=models.challenger_problem,
         )
 
     max_explained = serving.max_explained_trips or serving.max_batch_size
     add_prediction_endpoints(app, state, batch_request, max_explained)
+    add_reload_endpoint(app, state, settings, model_metrics)
 {%- if cookiecutter.ui == "gradio" %}
     mount_ui(app, state.require_predictor, settings)
 {%- endif %}
-    Instrumentator(registry=metrics_registry, excluded_handlers=["/metrics"]).instrument(
-        app
-    ).expose(
-        app,
-        include_in_schema=True,
-        tags=["operations"],
-        response_class=PlainTextResponse,
-        summary="Prometheus metrics",
-        description="Request counts and latencies per endpoint, in Prometheus text format.",
+    Instrumentator(registry=metrics_registry, excluded_handlers=["/metrics"]).instrument(app)
+    add_metrics_endpoint(
+        app, metrics_registry, [*process_collectors(metrics_registry), log_collector]
     )
     app.add_middleware(
         BodySizeLimitMiddleware,
@@ -474,18 +470,40 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def json_response(body: BaseModel) -> Response:
-    """A body built and validated by our own code, serialized once by pydantic.
+def json_response(body: BaseModel, answered_by: LoadedModel) -> Response:
+    """A body built and validated by our own code, serialized once by pydantic, with the
+    headers that name the model that answered.
 
     Returning a Response skips FastAPI's second validation of the body against the
     ``response_model`` (which still documents it), a large share of a prediction's cost.
     """
+    headers = {
+        "X-Model-Version": str(answered_by.version.version),
+        "X-Model-Role": answered_by.role,
+    }
     # Without an explanation asked for, the answer has no ``explanation`` key at all.
-    return Response(content=body.model_dump_json(exclude_none=True), media_type="application/json")
+    content = body.model_dump_json(exclude_none=True)
+    return Response(content=content, media_type="application/json", headers=headers)
 
 
 def model_ref(loaded: LoadedModel) -> ModelRef:
-    return ModelRef(name=loaded.version.name, version=loaded.version.version)
+    return ModelRef(name=loaded.version.name, version=loaded.version.version, role=loaded.role)
+
+
+def describe(loaded: LoadedModel) -> ModelInfo:
+    """A loaded model's version, role, training metrics, training time and features."""
+    metadata = loaded.version.metadata
+    return ModelInfo(
+        name=loaded.version.name,
+        version=loaded.version.version,
+        alias=loaded.alias,
+        role=loaded.role,
+        trained_at=str(metadata.get("trained_at") or loaded.version.created_at or "") or None,
+        train_month=_text_or_none(metadata.get("train_month")),
+        val_month=_text_or_none(metadata.get("val_month")),
+        metrics=finite_or_none(loaded.version.metrics),
+        features=list(loaded.model.feature_names),
+    )
 
 
 def _text_or_none(value: object) -> str | None:

@@ -18,7 +18,7 @@ import calendar
 import math
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
@@ -193,10 +193,15 @@ def batch_request_model(max_trips: int) -> type[BaseModel]:
 
 
 class ModelRef(BaseModel):
-    """Which registered model answered."""
+    """Which registered model answered, and as what (also in the X-Model-Version and
+    X-Model-Role headers of a prediction)."""
 
     name: str = Field(examples=["trip-duration"])
     version: int = Field(examples=[3])
+    role: Literal["champion", "challenger"] = Field(
+        "champion",
+        description="champion, or challenger when a canary routed the request to it.",
+    )
 
 
 class Explanation(BaseModel):
@@ -242,12 +247,31 @@ class ModelInfo(BaseModel):
 
     name: str
     version: int
-    alias: str = Field(description="The registry alias the service loaded at start.")
+    alias: str = Field(description="The registry alias the service loaded the model by.")
+    role: Literal["champion", "challenger"] = "champion"
     trained_at: str | None = Field(description="When training finished (ISO 8601, UTC).")
     train_month: str | None = None
     val_month: str | None = None
     metrics: dict[str, float | None] = Field(description="Validation metrics at training time.")
     features: list[str] = Field(description="The model's inputs, as features.py builds them.")
+
+
+class ServiceModels(ModelInfo):
+    """The champion (the top-level fields, as before), the serving mode and the challenger."""
+
+    mode: Literal["basic", "shadow", "canary"] = Field(
+        description="basic: the champion answers; shadow: the champion answers and the challenger "
+        "scores every request too; canary: the challenger answers `canary_share` of the keys."
+    )
+    canary_share: float | None = Field(
+        None, description="Share of routing keys the challenger answers (canary mode)."
+    )
+    challenger: ModelInfo | None = Field(
+        None, description="The second model (shadow and canary modes), when it could be loaded."
+    )
+    challenger_problem: str | None = Field(
+        None, description="Why the mode runs without its challenger (missing or unreadable)."
+    )
 
 
 class Status(BaseModel):
