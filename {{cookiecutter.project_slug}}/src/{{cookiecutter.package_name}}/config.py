@@ -7,18 +7,36 @@ fail at start with a message that names the setting, instead of deep inside a jo
 
 from __future__ import annotations
 
-{% if cookiecutter.experiment_tracking == "mlflow" or cookiecutter.serving == "fastapi" -%}
 import os
-{% endif -%}
-import re
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .months import parse_months
+
 ENV_PREFIX = "{{ cookiecutter.package_name | upper }}_"
-MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity where the OS tells), not all of the host's."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def idle_cpus() -> int:
+    """Usable CPUs not already busy (1-minute load average), at least one.
+
+    LightGBM's threads wait for each other many times per tree: on a machine whose CPUs are
+    taken by other processes, two threads were measured 5-30x slower than one (benchmarks).
+    """
+    try:
+        busy = int(os.getloadavg()[0])
+    except OSError:  # no load average on this platform
+        busy = 0
+    return max(1, usable_cpus() - busy)
 
 
 class DataSettings(BaseModel):
@@ -28,8 +46,13 @@ class DataSettings(BaseModel):
     data_dir: Path = Field(Path("data/sample"), description="Folder of monthly parquet files.")
     raw_dir: Path = Field(Path("data/raw"), description="Where `data` downloads TLC months.")
     quarantine_dir: Path = Field(Path("data/quarantine"), description="Rows that failed checks.")
-    train_month: str = Field("2023-01", description="Month to fit on (YYYY-MM).")
-    val_month: str = Field("2023-02", description="Month to evaluate on (YYYY-MM).")
+    train_month: str = Field(
+        "2023-01",
+        description="Month(s) to fit on: YYYY-MM, a range YYYY-MM..YYYY-MM, or a comma list.",
+    )
+    val_month: str = Field(
+        "2023-02", description="Month(s) to evaluate on, written like `train_month`."
+    )
     min_duration_minutes: float = Field(1.0, ge=0)
     max_duration_minutes: float = Field(60.0, gt=0)
     min_rows: int = Field(
@@ -37,14 +60,38 @@ class DataSettings(BaseModel):
         ge=1,
         description="Fewest usable rows a month must keep to be trained or evaluated on.",
     )
+    pickups_in_month_only: bool = Field(
+        False,
+        description="Skip rows whose pickup is outside their file's month, inside the parquet "
+        "reader (counted as outside_month in the row account).",
+    )
+    batch_rows: int = Field(
+        500_000,
+        ge=1,
+        description="Rows read, validated and predicted at a time: bounds the memory of reading "
+        "many months and of batch prediction.",
+    )
     base_url: str = "https://d37ci6vzurychx.cloudfront.net/trip-data"
 
-    @field_validator("train_month", "val_month")
+    @field_validator("train_month", "val_month", mode="before")
     @classmethod
-    def _is_month(cls, value: str) -> str:
-        if not MONTH_PATTERN.fullmatch(value):
-            raise ValueError(f"expected a month as YYYY-MM, got {value!r}")
-        return value
+    def _is_months(cls, value: object) -> str:
+        # A list (from code or a JSON environment value) is kept as the equivalent comma spec.
+        if isinstance(value, list | tuple):
+            value = ",".join(str(item) for item in value)
+        if not isinstance(value, str):
+            raise ValueError(f"expected months as text or a list, got {value!r}")
+        spec = value
+        parse_months(spec)
+        return spec.strip()
+
+    @property
+    def train_months(self) -> tuple[str, ...]:
+        return parse_months(self.train_month)
+
+    @property
+    def val_months(self) -> tuple[str, ...]:
+        return parse_months(self.val_month)
 
     def month_file(self, month: str, folder: Path | None = None) -> Path:
         """The local path of one month's file, named as the TLC names it."""
@@ -70,9 +117,10 @@ class TrainingSettings(BaseModel):
     colsample_bytree: float = Field(0.8, gt=0, le=1)
     reg_lambda: float = Field(0.0, ge=0)
     n_jobs: int = Field(
-        1,
+        default_factory=idle_cpus,
         ge=1,
-        description="Threads; fixed for reproducibility. More than the free cores is slower.",
+        description="Threads (default: the usable CPUs not already busy, at least 1); the model "
+        "does not depend on it. More than the free cores is much slower.",
     )
     params_file: Path = Field(Path("models/best_params.json"), description="Tuned parameters.")
     promotion_margin: float = Field(
@@ -140,13 +188,6 @@ class TuningSettings(BaseModel):
         return value
 {%- endif %}
 {%- if cookiecutter.serving == "fastapi" %}
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on (its affinity where the OS tells), not all of the host's."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 class ServingSettings(BaseModel):

@@ -1,27 +1,43 @@
-"""The training job: data -> features -> fit -> evaluate -> register -> gate -> promote."""
+"""The training job: data -> features -> fit -> evaluate -> register -> gate -> promote.
+
+Each row is predicted at most once per run: the validation rows by the candidate, the train RMSE
+on a fixed sample of the training rows, and the champion's score on the same validation rows is
+kept by model version and data fingerprint, so a retraining on unchanged validation data does
+not score the champion again. Stage times go to the log and to ``metrics.json``.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 from loguru import logger
 
 from .baseline import course_baseline
-from .config import Settings, TrainingSettings
-from .data import DURATION, INFERENCE_COLUMNS, CleanTrips, load_month
+from .config import DataSettings, Settings, TrainingSettings
+from .data import DURATION, INFERENCE_COLUMNS, CleanTrips, load_months
 from .evaluate import regression_metrics
-from .features import FEATURE_NAMES
+from .features import FEATURE_NAMES, feature_matrix_in_chunks
 from .model import TUNABLE_PARAMS, TripDurationModel
 from .model_card import write_model_card
 from .outputs import atomic_write
 from .promotion import PromotionDecision, decide_promotion
 from .provenance import environment, git_commit, sha256_of
 from .registry import ModelRegistry, open_registry
+from .timing import Stopwatch
 from .versions import CHALLENGER, CHAMPION, ModelVersion
+
+# The train RMSE is measured on this many training rows (all of them when there are fewer),
+# drawn with the run's seed: the same rows every time, for a fraction of a full pass.
+TRAIN_RMSE_SAMPLE = 100_000
+SCORES_FILE = "validation_scores.json"
+# Scores of older versions are dropped beyond this many; a miss only costs one prediction pass.
+MAX_CACHED_SCORES = 200
 
 
 @dataclass
@@ -30,6 +46,8 @@ class TrainingResult:
     metrics: dict[str, float]
     decision: PromotionDecision
     accounts: dict[str, dict[str, object]] = field(default_factory=dict)
+    accounts_by_month: dict[str, dict[str, dict[str, object]]] = field(default_factory=dict)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
 def effective_params(settings: Settings) -> TrainingSettings:
@@ -46,56 +64,136 @@ def effective_params(settings: Settings) -> TrainingSettings:
 
 
 def fit_and_evaluate(
-    train: CleanTrips, val: CleanTrips, params: TrainingSettings, seed: int
+    train: CleanTrips,
+    val: CleanTrips,
+    params: TrainingSettings,
+    seed: int,
+    watch: Stopwatch | None = None,
 ) -> tuple[TripDurationModel, dict[str, float]]:
-    """Fit on one month, measure on the next; the metrics also carry the train RMSE."""
+    """Fit on the training rows, measure on the validation rows; also the train RMSE (sampled)."""
+    watch = watch or Stopwatch()
+    matrix = feature_matrix_in_chunks(train.trips)
+    target = train.trips[DURATION].to_numpy()
+    watch.lap("features")
     started = time.perf_counter()
-    model = TripDurationModel.fit(train.trips, train.trips[DURATION], params, seed)
+    model = TripDurationModel.fit_features(matrix, target, params, seed)
     fit_seconds = time.perf_counter() - started
+    watch.lap("fit")
     metrics = regression_metrics(val.trips[DURATION].to_numpy(), model.predict(val.trips))
-    train_metrics = regression_metrics(train.trips[DURATION].to_numpy(), model.predict(train.trips))
+    sample = train_sample(len(target), seed)
+    train_metrics = regression_metrics(target[sample], model.predict_features(matrix[sample]))
     metrics["train_rmse"] = train_metrics["rmse"]
     metrics["fit_seconds"] = round(fit_seconds, 3)
+    watch.lap("evaluate")
     return model, metrics
 
 
-def champion_rmse_on(registry: ModelRegistry, val: CleanTrips) -> float | None:
-    """The current champion's RMSE on the same validation rows as the candidate."""
+def train_sample(rows: int, seed: int, size: int = TRAIN_RMSE_SAMPLE) -> np.ndarray:
+    """Sorted positions of a seeded sample of training rows (every row when there are few)."""
+    if rows <= size:
+        return np.arange(rows)
+    return np.sort(np.random.default_rng(seed).choice(rows, size, replace=False))
+
+
+def validation_fingerprint(data: DataSettings, inputs: dict[str, dict[str, str]]) -> str:
+    """What decides the validation rows: the files' checksums and the cleaning settings."""
+    facts = {
+        "files": [inputs[month]["sha256"] for month in data.val_months],
+        "min_duration_minutes": data.min_duration_minutes,
+        "max_duration_minutes": data.max_duration_minutes,
+        "pickups_in_month_only": data.pickups_in_month_only,
+    }
+    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()
+
+
+def score_key(version: ModelVersion, fingerprint: str) -> str:
+    # created_at tells apart two registries that reuse version numbers (a wiped store).
+    return f"{version.name}/{version.version}/{version.created_at}/{fingerprint}"
+
+
+def read_scores(path: Path) -> dict[str, float]:
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return {}  # no cache yet, or a damaged one: scoring again is always correct
+
+
+def remember_score(path: Path, key: str, rmse: float) -> None:
+    """Add one score to the cache file, written atomically (temp name, then rename)."""
+    scores = read_scores(path)
+    scores.pop(key, None)
+    scores[key] = rmse
+    kept = dict(list(scores.items())[-MAX_CACHED_SCORES:])
+    with atomic_write(path) as partial:
+        partial.write_text(json.dumps(kept, indent=2), encoding="utf-8")
+
+
+def champion_rmse_on(
+    registry: ModelRegistry, val: CleanTrips, cache: Path | None = None, fingerprint: str = ""
+) -> float | None:
+    """The current champion's RMSE on the same validation rows as the candidate.
+
+    With a ``cache`` file, a score already known for this version and data fingerprint is
+    reused instead of predicting the validation rows again.
+    """
     champion = registry.get_version(CHAMPION)
     if champion is None:
         return None
+    key = score_key(champion, fingerprint)
+    if cache is not None and fingerprint and (known := read_scores(cache).get(key)) is not None:
+        logger.info("champion v{} scored before on these validation rows", champion.version)
+        return float(known)
     predictions = registry.load(champion.version).predict(val.trips)
-    return regression_metrics(val.trips[DURATION].to_numpy(), predictions)["rmse"]
+    rmse = regression_metrics(val.trips[DURATION].to_numpy(), predictions)["rmse"]
+    if cache is not None and fingerprint:
+        remember_score(cache, key, rmse)
+    return rmse
+
+
+def input_files(data: DataSettings) -> dict[str, dict[str, str]]:
+    """Path and sha256 of every month read, training and validation."""
+    months = dict.fromkeys((*data.train_months, *data.val_months))
+    return {
+        month: {"path": str(path), "sha256": sha256_of(path)}
+        for month, path in ((month, data.month_file(month)) for month in months)
+    }
 
 
 def run_training(settings: Settings) -> TrainingResult:
     data = settings.data
-    train = load_month(data, data.train_month)
-    val = load_month(data, data.val_month)
+    watch = Stopwatch()
+    train = load_months(data, data.train_months, watch)
+    val = load_months(data, data.val_months, watch)
     params = effective_params(settings)
-    model, metrics = fit_and_evaluate(train, val, params, settings.seed)
+    model, metrics = fit_and_evaluate(train, val, params, settings.seed, watch)
     metrics.update(course_baseline(train.trips, val.trips))
     logger.info("validation metrics on {}: {}", data.val_month, metrics)
 
     registry = open_registry(settings)
-    champion_rmse = champion_rmse_on(registry, val)
+    inputs = input_files(data)
+    fingerprint = validation_fingerprint(data, inputs)
+    scores = settings.registry.models_dir / SCORES_FILE
+    champion_rmse = champion_rmse_on(registry, val, scores, fingerprint)
+    watch.lap("evaluate")
     decision = decide_promotion(metrics["rmse"], champion_rmse, settings.training.promotion_margin)
     accounts = {"train": train.account.as_dict(), "validation": val.account.as_dict()}
+    by_month = {
+        role: {month: account.as_dict() for month, account in clean.by_month.items()}
+        for role, clean in (("train", train), ("validation", val))
+    }
     metadata = {
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "train_month": data.train_month,
         "val_month": data.val_month,
-        "inputs": {
-            month: {"path": str(path), "sha256": sha256_of(path)}
-            for month, path in (
-                (data.train_month, data.month_file(data.train_month)),
-                (data.val_month, data.month_file(data.val_month)),
-            )
-        },
+        "train_months": list(data.train_months),
+        "val_months": list(data.val_months),
+        "inputs": inputs,
         "rows": accounts,
+        "rows_by_month": by_month,
         "features": list(FEATURE_NAMES),
         "params": model.params,
         "seed": settings.seed,
+        "threads": params.n_jobs,
         "git_commit": git_commit(),
         "environment": environment(),
         "champion_rmse_before": champion_rmse,
@@ -111,16 +209,36 @@ def run_training(settings: Settings) -> TrainingResult:
         attachments={"model_card.md": card},
         input_example=val.trips[list(INFERENCE_COLUMNS)].head(5),
     )
+    # The candidate was just scored on these rows: if it becomes champion, the next run on the
+    # same validation data does not need to score it again.
+    remember_score(scores, score_key(version, fingerprint), metrics["rmse"])
     registry.set_alias(CHAMPION if decision.promote else CHALLENGER, version.version)
     logger.info("registered version {}: {}", version.version, decision.reason)
-    write_metrics(settings.registry.models_dir / "metrics.json", version, metrics, decision)
-    return TrainingResult(version=version, metrics=metrics, decision=decision, accounts=accounts)
+    watch.lap("register")
+    logger.info("stage seconds: {}", watch.rounded())
+    write_metrics(
+        settings.registry.models_dir / "metrics.json", version, metrics, decision, watch.rounded()
+    )
+    return TrainingResult(
+        version=version,
+        metrics=metrics,
+        decision=decision,
+        accounts=accounts,
+        accounts_by_month=by_month,
+        stage_seconds=watch.rounded(),
+    )
 
 
 def write_metrics(
-    path: Path, version: ModelVersion, metrics: dict[str, float], decision: PromotionDecision
+    path: Path,
+    version: ModelVersion,
+    metrics: dict[str, float],
+    decision: PromotionDecision,
+    stage_seconds: dict[str, float] | None = None,
 ) -> None:
     """The latest run's metrics in one predictable place, for CI and people."""
     summary = {"version": version.version, "promoted": decision.promote, **metrics}
+    if stage_seconds:
+        summary["stage_seconds"] = stage_seconds
     with atomic_write(path) as partial:
         partial.write_text(json.dumps(summary, indent=2), encoding="utf-8")
