@@ -30,7 +30,7 @@ def idle_cpus() -> int:
     """Usable CPUs not already busy (1-minute load average), at least one.
 
     LightGBM's threads wait for each other many times per tree: on a machine whose CPUs are
-    taken by other processes, two threads were measured 5-30x slower than one (benchmarks).
+    taken by other processes, two threads were measured 5-30x slower than one.
     """
     try:
         busy = int(os.getloadavg()[0])
