@@ -355,6 +355,8 @@ def open_dataset(path: Path) -> ds.Dataset:
     """One parquet file as a pyarrow dataset, with the same clear errors as a whole-file read."""
     if not path.exists():
         raise DataError(f"{path}: file not found")
+    if not path.is_file():  # a dataset of a folder would read its files: a month is one file
+        raise DataError(f"{path}: not a readable parquet file (it is a folder)")
     try:
         return ds.dataset(path, format="parquet")
     except (pa.ArrowException, OSError) as error:
