@@ -27,8 +27,8 @@ $(NODE_TOOLS): tests/package.json tests/package-lock.json
 
 install: $(VENV)/.installed ## Create .venv with the template's pinned dev tools (Poetry bootstrapped in .tools)
 
-demo: install ## Bake the default project, install it, train on the bundled sample, serve and print a prediction
-	$(VENV)/bin/python -m scripts.demo
+demo: install ## Bake the default project, install it, train, serve and print a prediction (PM=uv: with uv)
+	$(VENV)/bin/python -m scripts.demo --package-manager $(or $(PM),poetry) $(if $(COLD),--cold)
 
 bench: install ## Bake the default project; time training at 70k/3M rows, accuracy, serving -> build/bench/results.md
 	$(VENV)/bin/python -m benchmarks.run $(ARGS)

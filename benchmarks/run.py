@@ -19,14 +19,14 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import accuracy, at_scale, serving, training
+from benchmarks import accuracy, at_scale, demo, serving, training
 from benchmarks.bake import BENCH_DIR, default_project
 from tests.baking import TEMPLATE_ROOT
 
 DEFAULT_DATA = TEMPLATE_ROOT.parent / "shared" / "data"
-PARTS = ("scale", "train", "history", "year", "accuracy", "serving")
+PARTS = ("scale", "train", "history", "year", "accuracy", "serving", "demo")
 # Heavy (12 resampled months of 3M rows, about 1 GB on disk; minutes): only when asked for.
-DEFAULT_PARTS = ("scale", "train", "history", "accuracy", "serving")
+DEFAULT_PARTS = ("scale", "train", "history", "accuracy", "serving", "demo")
 
 
 def machine() -> str:
@@ -130,6 +130,11 @@ def main() -> int:
     if "serving" in args.only:
         print("\n==> serving: the bake's own benchmark", flush=True)
         sections.append("## Serving\n\n" + serving.table(serving.measure(project)))
+        print(sections[-1], flush=True)
+
+    if "demo" in args.only:
+        print("\n==> cold make demo with each package manager (empty download caches)", flush=True)
+        sections.append("## Cold demo per package manager\n\n" + demo.table(demo.measure()))
         print(sections[-1], flush=True)
 
     report = "\n\n".join(

@@ -12,8 +12,11 @@ import re
 from tests.baking import InstalledProject
 
 SECONDS_PER_ENDPOINT = 15  # in 3 alternating rounds of 5 s
-ROW = re.compile(r"^(/health|/predict)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)", re.MULTILINE)
+ROW = re.compile(
+    r"^(/health|/predict|bare-fastapi)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(\d+)", re.MULTILINE
+)
 BATCH = re.compile(r"trip batch in-process: .*?= (\d+) ms")
+HEALTH = re.compile(r"^/health with .*$", re.MULTILINE)
 
 
 def measure(project: InstalledProject) -> dict[str, object]:
@@ -31,10 +34,15 @@ def measure(project: InstalledProject) -> dict[str, object]:
         path: {"req_s": float(rps), "p50_ms": float(p50), "p99_ms": float(p99), "errors": int(err)}
         for path, rps, p50, p99, err in ROW.findall(output)
     }
-    batch = BATCH.search(output)
-    if set(rows) != {"/health", "/predict"} or batch is None:
+    batch, health = BATCH.search(output), HEALTH.search(output)
+    if set(rows) != {"/health", "/predict", "bare-fastapi"} or batch is None or health is None:
         raise RuntimeError(f"unexpected output of the bake's serving benchmark:\n{output}")
-    return {"endpoints": rows, "batch_ms": float(batch.group(1)), "output": output}
+    return {
+        "endpoints": rows,
+        "batch_ms": float(batch.group(1)),
+        "health_under_batches": health.group(0),
+        "output": output,
+    }
 
 
 def table(result: dict[str, object]) -> str:
@@ -44,7 +52,7 @@ def table(result: dict[str, object]) -> str:
         "| endpoint | req/s (mean of rounds) | p50 ms (median) | p99 ms (worst round) | errors |",
         "|---|---|---|---|---|",
     ]
-    for path in ("/health", "/predict"):
+    for path in ("/health", "/predict", "bare-fastapi"):
         r = rows[path]
         lines.append(
             f"| {path} | {r['req_s']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} |"
@@ -55,4 +63,11 @@ def table(result: dict[str, object]) -> str:
         "10,000-trip POST /predict/batch through the app, in-process (parse, validate, predict, "
         f"respond): {result['batch_ms']:.0f} ms."
     )
+    lines.append("")
+    lines.append(
+        f"/predict req/s = {predict['req_s'] / rows['bare-fastapi']['req_s']:.2f}x a bare FastAPI "
+        "endpoint with a pydantic body (bare-fastapi), in the same rounds."
+    )
+    lines.append("")
+    lines.append(str(result["health_under_batches"]))
     return "\n".join(lines)

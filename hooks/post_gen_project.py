@@ -20,6 +20,7 @@ OPTIONAL_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
         "src/{package}/prediction_log.py",
         "tests/test_api.py",
         "tests/test_prediction_log.py",
+        "tests/test_serve.py",
         "benchmarks",
         # A job image only: the training Job and the retraining CronJob, no service.
         "deploy/kubernetes/base/app",
@@ -40,10 +41,13 @@ OPTIONAL_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
     ("hyperparameter_tuning", "none"): ("src/{package}/tune.py", "tests/test_tune.py"),
     ("monitoring", "none"): ("src/{package}/monitor.py", "tests/test_monitor.py"),
     ("docker", "no"): ("Dockerfile", ".dockerignore", "deploy"),
-    ("ci", "github"): (".gitlab-ci.yml",),
+    ("ci", "github"): (".gitlab-ci.yml", "renovate.json"),
     ("ci", "gitlab"): (".github",),
-    ("ci", "none"): (".github", ".gitlab-ci.yml"),
+    ("ci", "none"): (".github", ".gitlab-ci.yml", "renovate.json"),
+    ("package_manager", "uv"): ("poetry.toml",),
 }
+
+MANAGER_NAMES = {"poetry": "Poetry", "uv": "uv"}
 
 
 def paths_to_remove(answers: dict[str, str]) -> list[str]:
@@ -68,7 +72,7 @@ def remove(root: Path, relative: str) -> None:
 def next_steps(answers: dict[str, str]) -> str:
     steps = [
         f"cd {answers['project_slug']}",
-        "make install     # Poetry venv in .venv",
+        f"make install     # {MANAGER_NAMES[answers['package_manager']]} venv in .venv",
         "make train       # train on the bundled sample, register the model",
         "make predict     # batch prediction on the bundled sample",
     ]

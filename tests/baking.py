@@ -1,4 +1,4 @@
-"""Helpers to bake the template, install a bake with Poetry, and run commands inside it."""
+"""Helpers to bake the template, install a bake (Poetry or uv), and run commands inside it."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 TEMPLATE_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ANSWERS: dict[str, str] = {}
-# Everything switched off that can be (docker needs serving, so both go).
+# Everything switched off that can be.
 ALL_OFF = {
     "serving": "none",
     "experiment_tracking": "none",
@@ -81,8 +81,8 @@ def run(
 
 # What running a bake writes (the slow tier trains and serves in the same bakes).
 RUNTIME_DIRS = {
-    ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", "models", "mlartifacts", "mlruns",
-    "logs", "reports", "predictions", "quarantine", "prediction_log",
+    ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache", "models", "mlartifacts",
+    "mlruns", "logs", "reports", "predictions", "quarantine", "prediction_log",
 }  # fmt: skip
 RUNTIME_FILES = {"mlflow.db", ".coverage", "coverage.xml"}
 
@@ -137,14 +137,25 @@ class InstalledProject:
         )
 
 
-def install(root: Path, answers: dict[str, str]) -> InstalledProject:
-    """Lock and install a bake with the template's pinned Poetry (once per bake)."""
+def install(root: Path, answers: dict[str, str], **env: str) -> InstalledProject:
+    """Lock and install a bake with its package manager (the template's pinned one), once.
+
+    ``env`` adds environment variables (the demo points the download caches at empty folders)."""
+    if answers.get("package_manager") == "uv":
+        return install_with_uv(root, answers, **env)
     pyproject = root / "pyproject.toml"
     pyproject.write_text(
         pyproject.read_text(encoding="utf-8") + SIMPLE_INDEX_SOURCE, encoding="utf-8"
     )
     poetry = tool("poetry")
-    run([poetry, "lock"], root, timeout=900)
+    run([poetry, "lock"], root, timeout=900, env=clean_environment(**env))
     # --compile: without bytecode, every process of the bake would recompile MLflow (seconds each).
-    run([poetry, "install", "--compile"], root, timeout=1800)
+    run([poetry, "install", "--compile"], root, timeout=1800, env=clean_environment(**env))
+    return InstalledProject(root=root, answers=answers)
+
+
+def install_with_uv(root: Path, answers: dict[str, str], **env: str) -> InstalledProject:
+    """The bake's own `make install` (uv lock + uv sync); uv needs no source block here."""
+    command = ["make", "install", f"UV={tool('uv')}"]
+    run(command, root, timeout=1800, env=clean_environment(**env))
     return InstalledProject(root=root, answers=answers)

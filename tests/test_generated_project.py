@@ -15,17 +15,28 @@ pytestmark = pytest.mark.slow
 SAMPLE_RMSE_BOUND = 7.5
 
 
-@pytest.fixture(scope="module", params=["default_project", "minimal_project"])
+@pytest.fixture(scope="module", params=["default_project", "minimal_project", "uv_jobs_project"])
 def project(request) -> InstalledProject:
     return request.getfixturevalue(request.param)
 
 
+def manager(project: InstalledProject) -> str:
+    """The make variable that points the bake at the template's pinned package manager."""
+    if project.answers.get("package_manager") == "uv":
+        return f"UV={tool('uv')}"
+    return f"POETRY={tool('poetry')}"
+
+
 def test_own_lint_passes(project: InstalledProject):
-    project.run("make", "lint", f"POETRY={tool('poetry')}")
+    """ruff (with bandit's rules), black and mypy (strict): the project's own `make lint`."""
+    result = project.run("make", "lint", manager(project))
+    assert "Success: no issues found" in result.stdout
 
 
 def test_own_test_suite_passes(project: InstalledProject):
-    result = project.run("make", "test", f"POETRY={tool('poetry')}", timeout=1200)
+    """The project's tests pass, and coverage stays above the floor in its pyproject.toml."""
+    result = project.run("make", "test", manager(project), timeout=1200)
+    assert "Required test coverage of" in result.stdout
     summary = next(
         line
         for line in reversed(result.stdout.splitlines())

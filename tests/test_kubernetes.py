@@ -40,11 +40,35 @@ FILE_REGISTRY_IMAGE = {
 }
 
 
-@pytest.fixture(scope="module", params=["default", "file-registry"])
-def bake(request, cookies_session) -> Path:
+# docker=yes without a service: the jobs image, so the manifests are the Job and the CronJob only.
+JOBS_IMAGE = {**FILE_REGISTRY_IMAGE, "serving": "none"}
+SERVICE_BAKES = ["default", "file-registry"]
+
+
+def baked(request, cookies_session) -> Path:
     if request.param == "default":
         return request.getfixturevalue("default_bake")
-    return bake_or_fail(cookies_session, FILE_REGISTRY_IMAGE)
+    answers = FILE_REGISTRY_IMAGE if request.param == "file-registry" else JOBS_IMAGE
+    return bake_or_fail(cookies_session, answers)
+
+
+@pytest.fixture(scope="module", params=[*SERVICE_BAKES, "jobs"])
+def bake(request, cookies_session) -> Path:
+    return baked(request, cookies_session)
+
+
+@pytest.fixture(scope="module", params=SERVICE_BAKES)
+def service_bake(request, cookies_session) -> Path:
+    return baked(request, cookies_session)
+
+
+def serves(bake: Path) -> bool:
+    return (bake / "src" / bake.name.replace("-", "_") / "serving").is_dir()
+
+
+def kustomizations(bake: Path) -> tuple[str, ...]:
+    """The folders a user applies: the jobs image ships the base only."""
+    return OVERLAYS if serves(bake) else ("base",)
 
 
 @functools.cache
@@ -102,7 +126,7 @@ def settings_table(bake: Path) -> dict[str, str]:
 
 
 def all_renders(bake: Path) -> dict[str, list[dict]]:
-    return {folder: render(bake, folder) for folder in OVERLAYS}
+    return {folder: render(bake, folder) for folder in kustomizations(bake)}
 
 
 def test_every_kustomization_is_rendered_by_a_test(bake):
@@ -112,13 +136,15 @@ def test_every_kustomization_is_rendered_by_a_test(bake):
         for path in (bake / DEPLOY).rglob("kustomization.yaml")
     }
     parts = {"base/app", "overlays/blue-green/green", "overlays/canary/canary"}
-    assert folders == set(OVERLAYS) | parts
+    assert folders == set(kustomizations(bake)) | (parts if serves(bake) else set())
 
 
 def test_every_rendered_object_is_valid_against_the_kubernetes_schemas(bake):
     for folder, objects in all_renders(bake).items():
         kinds = {obj["kind"] for obj in objects}
-        assert {"Deployment", "Service", "HorizontalPodAutoscaler", "Job", "CronJob"} <= kinds
+        service = {"Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget"}
+        assert {"ConfigMap", "Job", "CronJob"} <= kinds
+        assert service <= kinds if serves(bake) else not service & kinds
         for obj in objects:
             if obj["apiVersion"] == GATEWAY_API:
                 continue  # a CRD: test_canary_route_splits_between_the_two_services
@@ -169,7 +195,8 @@ def test_references_point_at_objects_that_exist(bake):
                 assert any(selects(selector, labels) for labels in pod_labels), (folder, kind)
 
 
-def test_probes_and_port_match_the_app_and_the_dockerfile(bake):
+def test_probes_and_port_match_the_app_and_the_dockerfile(service_bake):
+    bake = service_bake
     app = (bake / "src" / bake.name.replace("-", "_") / "serving" / "app.py").read_text()
     routes = set(re.findall(r'@app\.get\(\s*"([^"]+)"', app))
     port = int(dockerfile_value(bake, "EXPOSE"))
@@ -194,7 +221,7 @@ def test_pods_run_as_the_image_user_with_a_read_only_root(bake):
     workdir = dockerfile_value(bake, "WORKDIR")
     prefix = bake.name.replace("-", "_").upper()
     settings = settings_table(bake)
-    prediction_log = f"{workdir}/{settings[f'{prefix}_PREDICTION_LOG__DIR']}"
+    prediction_log = f"{workdir}/{settings.get(f'{prefix}_PREDICTION_LOG__DIR')}"
     logs = f"{workdir}/{Path(settings[f'{prefix}_LOGGING__FILE']).parent}"
     objects = render(bake, "base")
     for spec in pod_specs(objects):
@@ -211,6 +238,8 @@ def test_pods_run_as_the_image_user_with_a_read_only_root(bake):
                 assert prediction_log in mounts
             else:
                 assert f"{workdir}/data" in mounts
+    if not serves(bake):
+        return
     (container,) = named(objects, "Deployment", bake.name)["spec"]["template"]["spec"]["containers"]
     # Kubernetes' command replaces the image's ENTRYPOINT and args its CMD: together, the CMD.
     (cmd,) = re.findall(r"^CMD (\[.*\])$", (bake / "Dockerfile").read_text(), re.M)
@@ -269,7 +298,8 @@ def test_jobs_run_commands_that_the_cli_has(bake):
     assert expected <= commands
 
 
-def test_blue_green_switch_moves_the_service_from_one_colour_to_the_other(bake):
+def test_blue_green_switch_moves_the_service_from_one_colour_to_the_other(service_bake):
+    bake = service_bake
     objects = render(bake, "overlays/blue-green")
     colours = {
         colour: named(objects, "Deployment", f"{bake.name}-{colour}")["spec"]["template"]
@@ -291,7 +321,8 @@ def test_blue_green_switch_moves_the_service_from_one_colour_to_the_other(bake):
         assert live(selector) == [colour]
 
 
-def test_canary_route_splits_between_the_two_services(bake):
+def test_canary_route_splits_between_the_two_services(service_bake):
+    bake = service_bake
     objects = render(bake, "overlays/canary")
     (route,) = of_kind(objects, "HTTPRoute")
     assert route["apiVersion"] == GATEWAY_API

@@ -1,15 +1,19 @@
-"""Load benchmark of the API: /predict against /health in one run, and a 10,000-trip batch.
+"""Load benchmark of the API: /predict against /health and a bare FastAPI app, batches, /health.
 
     make bench                                   # starts `serve` on a free port, stops it after
     make bench ARGS="--url http://127.0.0.1:8000 --duration 20 --connections 50"
 
 Both endpoints are loaded in alternating rounds, by the same tool with the same connections and
 duration, so the ratio of their request rates is the cost of a prediction over the bare cost of a
-request, and a change in the machine's other load falls on both alike. wrk is
-used when it is installed (it is much lighter than the server it loads), locust (a dev dependency)
-otherwise. Targets, for one worker at 50 connections: /predict at least 80% of /health's requests
-per second, /predict p99 under 50 ms, a 10,000-trip batch under 100 ms in-process. They are
-reported, not asserted: the figures depend on the machine and on whatever else runs on it.
+request, and a change in the machine's other load falls on both alike. A bare FastAPI endpoint
+with a pydantic body (no model, no logging; served by uvicorn the same way, in its own process) is
+loaded in the same rounds: /predict should answer more requests per second than it, prediction
+included. Then /health is loaded lightly, alone and while 8 clients keep sending 10,000-trip
+batches, to show that batches do not stall the event loop. wrk is used when it is installed (it is
+much lighter than the server it loads), locust (a dev dependency) otherwise. Targets, for one
+worker at 50 connections: /predict at least 80% of /health's requests per second and at least 1.2x
+the bare endpoint's, /predict p99 under 50 ms, a 10,000-trip batch under 100 ms in-process. They
+are reported, not asserted: the figures depend on the machine and on whatever else runs on it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -45,6 +50,32 @@ PACKAGE = "{{ cookiecutter.package_name }}"
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "green_tripdata_2024-01.parquet"
 BATCH_TRIPS = 10_000
 TARGET_RATIO = 0.8
+TARGET_BARE_RATIO = 1.2
+BATCH_CLIENTS = 8
+HEALTH_CONNECTIONS = 4  # a light /health load: its latency, not the server's ceiling
+BARE = "bare-fastapi"
+# The comparison: FastAPI's own way to take a pydantic body, as its tutorial writes it.
+BARE_APP = """
+from datetime import datetime
+
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+
+class Trip(BaseModel):
+    PULocationID: int
+    DOLocationID: int
+    trip_distance: float
+    pickup_datetime: datetime
+
+
+app = FastAPI()
+
+
+@app.post("/predict")
+async def predict(trip: Trip) -> dict[str, float]:
+    return {"predicted_duration_minutes": 0.0}
+"""
 TARGET_P99_MS = 50.0
 TARGET_BATCH_MS = 100.0
 WARM_UP_SECONDS = 5  # locust needs a few seconds to start its users
@@ -106,6 +137,27 @@ def start_server(port: int, workers: int, log_path: Path) -> subprocess.Popen:
     command += ["--workers", str(workers)]
     with log_path.open("w") as log:
         return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+
+
+def start_bare_app(folder: Path, port: int, log_path: Path) -> subprocess.Popen:
+    (folder / "bare_app.py").write_text(BARE_APP, encoding="utf-8")
+    command = [sys.executable, "-m", "uvicorn", "bare_app:app", "--app-dir", str(folder)]
+    command += ["--port", str(port), "--no-access-log", "--log-level", "warning"]
+    with log_path.open("w") as log:
+        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+
+
+def wait_until_answering(url: str, server: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            sys.exit(f"{url} exited with code {server.returncode} before it answered")
+        try:
+            with urllib.request.urlopen(f"{url}/openapi.json", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    sys.exit(f"{url} did not answer within {timeout:.0f} s")
 
 
 def stop_server(server: subprocess.Popen) -> None:
@@ -187,11 +239,39 @@ def scrape(url: str) -> dict[str, float]:
     return {name: float(value) for name, value in re.findall(rf"^({wanted}) (\S+)$", text, re.M)}
 
 
-def measure(load, url: str, path: str, body: str, *, seconds: int, connections: int) -> LoadResult:
-    """One load phase, plus the server's CPU time per request (robust to other load on the host)."""
-    before = scrape(url).get("process_cpu_seconds_total")
+def process_cpu_seconds(pid: int) -> float | None:
+    """CPU time of a local process from /proc (Linux), for a server without /metrics."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(
+    load,
+    url: str,
+    path: str,
+    body: str,
+    *,
+    seconds: int,
+    connections: int,
+    label: str = "",
+    pid: int | None = None,
+) -> LoadResult:
+    """One load phase, plus the server's CPU time per request (robust to other load on the host):
+    from its /metrics, or for a server without them (``label``, ``pid``) from /proc."""
+
+    def cpu() -> float | None:
+        if pid is not None:
+            return process_cpu_seconds(pid)
+        return scrape(url).get("process_cpu_seconds_total")
+
+    before = cpu()
     result = load(url, path, body, seconds, connections)
-    after = scrape(url).get("process_cpu_seconds_total")
+    after = cpu()
+    if label:
+        result = replace(result, path=label)
     served = result.requests_per_second * seconds
     if before is None or after is None or served == 0:
         return result
@@ -211,17 +291,62 @@ def combine(rounds: list[LoadResult]) -> LoadResult:
     )
 
 
-def measure_rounds(load, url: str, body: str, args: argparse.Namespace) -> list[LoadResult]:
-    """/health and /predict in alternating rounds, so that a change in the machine's other load
-    during the run falls on both endpoints alike instead of on whichever ran second."""
+def measure_rounds(
+    load, url: str, bare: tuple[str, int], body: str, args: argparse.Namespace
+) -> list[LoadResult]:
+    """/health, /predict and the bare app in alternating rounds, so that a change in the
+    machine's other load during the run falls on all alike instead of on whichever ran last."""
     seconds = max(1, round(args.duration / args.rounds))
-    rounds: dict[str, list[LoadResult]] = {"/health": [], "/predict": []}
+    bare_url, bare_pid = bare
+    phases = (("/health", url, "/health", ""), ("/predict", url, "/predict", body))
+    phases += ((BARE, bare_url, "/predict", body),)
+    rounds: dict[str, list[LoadResult]] = {name: [] for name, *_ in phases}
     for _ in range(args.rounds):
-        for path, payload in (("/health", ""), ("/predict", body)):
-            rounds[path].append(
-                measure(load, url, path, payload, seconds=seconds, connections=args.connections)
+        for name, base, path, payload in phases:
+            other = {"label": name, "pid": bare_pid} if base == bare_url else {}
+            result = measure(
+                load, base, path, payload, seconds=seconds, connections=args.connections, **other
             )
+            rounds[name].append(result)
     return [combine(results) for results in rounds.values()]
+
+
+def send_batches(url: str, body: bytes, stop: threading.Event, answers: list[int]) -> None:
+    """POST ``body`` to /predict/batch again and again until ``stop``; collect the statuses."""
+    request_headers = {"Content-Type": "application/json"}
+    while not stop.is_set():
+        request = urllib.request.Request(f"{url}/predict/batch", body, request_headers)
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                response.read()
+                answers.append(response.status)
+        except urllib.error.HTTPError as error:
+            answers.append(error.code)
+        except OSError:
+            answers.append(0)
+
+
+def health_under_batches(load, url: str, seconds: int) -> tuple[LoadResult, LoadResult, int, int]:
+    """/health under a light load, alone and while ``BATCH_CLIENTS`` clients send big batches:
+    (alone, with batches, batches answered 200, other batch answers)."""
+    alone = load(url, "/health", "", seconds, HEALTH_CONNECTIONS)
+    body = batch_body(BATCH_TRIPS)
+    stop, answers = threading.Event(), []
+    clients = [
+        threading.Thread(target=send_batches, args=(url, body, stop, answers))
+        for _ in range(BATCH_CLIENTS)
+    ]
+    for client in clients:
+        client.start()
+    try:
+        time.sleep(1)  # every client has a batch in flight
+        during = load(url, "/health", "", seconds, HEALTH_CONNECTIONS)
+    finally:
+        stop.set()
+        for client in clients:
+            client.join()
+    ok = sum(status == 200 for status in answers)
+    return alone, during, ok, len(answers) - ok
 
 
 def batch_body(trips: int) -> bytes:
@@ -292,17 +417,18 @@ def print_report(results: list[LoadResult], args: argparse.Namespace, tool: str)
         f"\n{tool}, {args.connections} connections, {args.duration} s per endpoint in "
         f"{args.rounds} alternating rounds (req/s: mean; p50: median; p99: worst round):"
     )
-    header = f"{'endpoint':<12}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>9}"
+    header = f"{'endpoint':<14}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>9}"
     print(f"{header}{'server CPU ms/req':>20}")
     for result in results:
         cpu = "n/a" if result.cpu_ms_per_request is None else f"{result.cpu_ms_per_request:.3f}"
         print(
-            f"{result.path:<12}{result.requests_per_second:>10.0f}{result.p50_ms:>10.1f}"
+            f"{result.path:<14}{result.requests_per_second:>10.0f}{result.p50_ms:>10.1f}"
             f"{result.p99_ms:>10.1f}{result.errors:>9}{cpu:>20}"
         )
 
 
-def main() -> int:
+def parse_arguments() -> tuple[argparse.Namespace, str]:
+    """The options, and the load tool to use."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="A running service (default: start one on 127.0.0.1).")
     parser.add_argument("--duration", type=int, default=15, help="Seconds per endpoint.")
@@ -318,6 +444,11 @@ def main() -> int:
         tool = "wrk" if shutil.which("wrk") else "locust"
     elif tool == "wrk" and not shutil.which("wrk"):
         sys.exit("wrk is not installed (Debian/Ubuntu: apt-get install wrk); try --tool locust")
+    return args, tool
+
+
+def main() -> int:
+    args, tool = parse_arguments()
     load = run_wrk if tool == "wrk" else run_locust
 
     server, url = None, args.url
@@ -327,30 +458,30 @@ def main() -> int:
         url = f"http://127.0.0.1:{port}"
         print(f"starting the service on {url} ({args.workers} worker(s)), log: {log_path}")
         server = start_server(port, args.workers, log_path)
+    bare_folder = Path(tempfile.mkdtemp(prefix=f"{PACKAGE}-bench-"))
+    bare_url = f"http://127.0.0.1:{free_port()}"
+    bare = start_bare_app(bare_folder, int(bare_url.rsplit(":", 1)[1]), bare_folder / "bare.log")
     try:
         wait_until_ready(url, server)
+        wait_until_answering(bare_url, bare)
         body = json.dumps(EXAMPLE_TRIP)
-        for path, payload in (("/health", ""), ("/predict", body)):
-            load(url, path, payload, WARM_UP_SECONDS, args.connections)  # not reported
-        results = measure_rounds(load, url, body, args)
+        for base, path, payload in ((url, "/health", ""), (url, "/predict", body)):
+            load(base, path, payload, WARM_UP_SECONDS, args.connections)  # not reported
+        load(bare_url, "/predict", body, WARM_UP_SECONDS, args.connections)
+        results = measure_rounds(load, url, (bare_url, bare.pid), body, args)
         model_calls = scrape(url)
+        stop_server(bare)
+        seconds = max(5, round(args.duration / args.rounds))
+        alone, during, batches_ok, batches_failed = health_under_batches(load, url, seconds)
     finally:
         if server is not None:
             stop_server(server)
+        if bare.poll() is None:
+            stop_server(bare)
+        shutil.rmtree(bare_folder, ignore_errors=True)
 
     print_report(results, args, tool)
-    health, predict = results
-    ratio = predict.requests_per_second / health.requests_per_second
-    print(f"\n/predict vs /health req/s: {ratio:.0%} (target >= {TARGET_RATIO:.0%})")
-    print(f"/predict p99: {predict.p99_ms:.1f} ms (target < {TARGET_P99_MS:.0f} ms)")
-    if model_calls.get("model_trips_per_call_count"):
-        gathered = (
-            model_calls["model_trips_per_call_sum"] / model_calls["model_trips_per_call_count"]
-        )
-        print(f"trips per model call (concurrent single requests are gathered): {gathered:.1f}")
-    if health.cpu_ms_per_request and predict.cpu_ms_per_request:
-        cpu_ratio = health.cpu_ms_per_request / predict.cpu_ms_per_request
-        print(f"/predict vs /health by server CPU per request: {cpu_ratio:.0%}")
+    print_ratios(results, model_calls)
     if tool == "locust":
         print("locust is one Python process and often saturates before the server does: trust the")
         print("CPU-per-request ratio over the req/s ratio, or install wrk.")
@@ -360,8 +491,37 @@ def main() -> int:
         f"validate, predict, respond) = {request_ms:.0f} ms (target < {TARGET_BATCH_MS:.0f} ms); "
         f"the model call alone {model_ms:.0f} ms with {threads} thread(s)"
     )
+    print(
+        f"/health with {HEALTH_CONNECTIONS} connections, alone: p50 {alone.p50_ms:.1f} ms, p99 "
+        f"{alone.p99_ms:.1f} ms; while {BATCH_CLIENTS} clients send {BATCH_TRIPS:,}-trip batches: "
+        f"p50 {during.p50_ms:.1f} ms, p99 {during.p99_ms:.1f} ms ({batches_ok} batches answered "
+        f"200, {batches_failed} otherwise)"
+    )
     print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     return 0
+
+
+def print_ratios(results: list[LoadResult], model_calls: dict[str, float]) -> None:
+    health, predict, bare_predict = results
+    ratio = predict.requests_per_second / health.requests_per_second
+    print(f"\n/predict vs /health req/s: {ratio:.0%} (target >= {TARGET_RATIO:.0%})")
+    bare_ratio = predict.requests_per_second / bare_predict.requests_per_second
+    print(
+        f"/predict vs a bare FastAPI endpoint with a pydantic body, req/s: {bare_ratio:.2f}x "
+        f"(target >= {TARGET_BARE_RATIO:.1f}x)"
+    )
+    if bare_predict.cpu_ms_per_request and predict.cpu_ms_per_request:
+        cpu_ratio = bare_predict.cpu_ms_per_request / predict.cpu_ms_per_request
+        print(f"/predict vs the bare endpoint by server CPU per request: {cpu_ratio:.2f}x")
+    print(f"/predict p99: {predict.p99_ms:.1f} ms (target < {TARGET_P99_MS:.0f} ms)")
+    if model_calls.get("model_trips_per_call_count"):
+        gathered = (
+            model_calls["model_trips_per_call_sum"] / model_calls["model_trips_per_call_count"]
+        )
+        print(f"trips per model call (concurrent single requests are gathered): {gathered:.1f}")
+    if health.cpu_ms_per_request and predict.cpu_ms_per_request:
+        cpu_ratio = health.cpu_ms_per_request / predict.cpu_ms_per_request
+        print(f"/predict vs /health by server CPU per request: {cpu_ratio:.0%}")
 
 
 if __name__ == "__main__":

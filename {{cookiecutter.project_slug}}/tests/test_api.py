@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +18,9 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from loguru import logger
+from pydantic import BaseModel
 
+import {{ cookiecutter.package_name }}.serving.app as app_module
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.data import INFERENCE_COLUMNS, split_for_inference, to_trips
 from {{ cookiecutter.package_name }}.features import FEATURE_NAMES
@@ -320,6 +323,90 @@ def test_served_predictions_reach_the_prediction_log(trained, tmp_path: Path):
     assert logged["PULocationID"].tolist() == [74, 74, 74]
 
 
+def with_prediction_log(settings: Settings, **changes: Any) -> Settings:
+    log = settings.prediction_log.model_copy(update={"enabled": True, **changes})
+    return settings.model_copy(update={"prediction_log": log})
+
+
+def test_ready_and_metrics_count_the_rows_the_prediction_log_drops(trained, tmp_path: Path):
+    settings, _ = trained
+    logged = with_prediction_log(
+        settings, dir=tmp_path / "log", max_rows=1_000_000, max_seconds=3600.0, max_pending=2
+    )
+    with TestClient(create_app(logged)) as app:
+        assert app.post("/predict/batch", json={"trips": [TRIP] * 3}).status_code == 200
+        assert app.post("/predict", json=TRIP).status_code == 200
+        ready = app.get("/ready")
+        metrics = app.get("/metrics").text
+    assert ready.status_code == 200  # a lost row does not stop predictions
+    assert ready.json()["prediction_log"] == {
+        "enabled": True,
+        "written_rows": 0,  # the single trip waits for close or a full file
+        "dropped_rows": 3,  # the batch was over max_pending
+        "problem": None,
+    }
+    assert "prediction_log_dropped_rows_total 3.0" in metrics
+    assert "prediction_log_written_rows_total 0.0" in metrics
+
+
+def test_the_service_starts_when_the_log_folder_cannot_be_created(trained, tmp_path: Path):
+    settings, _ = trained
+    blocker = tmp_path / "read-only"
+    blocker.write_text("a file where the log's parent folder should be", encoding="utf-8")
+    with TestClient(create_app(with_prediction_log(settings, dir=blocker / "log"))) as app:
+        assert app.post("/predict", json=TRIP).status_code == 200
+        ready = app.get("/ready")
+    assert ready.status_code == 200
+    status = ready.json()["prediction_log"]
+    assert status["enabled"] is False
+    assert "cannot create the folder" in status["problem"]
+    assert status["dropped_rows"] == 1
+
+
+def test_health_and_single_trips_answer_while_a_batch_body_is_parsed(
+    trained, monkeypatch: pytest.MonkeyPatch
+):
+    """A large body is parsed on a worker thread: held there, it leaves the event loop free."""
+    settings, _ = trained
+    parsing, release, parsed = threading.Event(), threading.Event(), threading.Event()
+    batch_request_model = app_module.batch_request_model
+
+    def held_batch_request_model(max_trips: int) -> type[BaseModel]:
+        class HeldBatchRequest(batch_request_model(max_trips)):  # type: ignore[misc]
+            @classmethod
+            def model_validate_json(cls, raw: Any, **options: Any) -> Any:
+                parsing.set()
+                release.wait(timeout=20)  # not set in time if this blocks the loop: then it fails
+                try:
+                    return super().model_validate_json(raw, **options)
+                finally:
+                    parsed.set()
+
+        return HeldBatchRequest
+
+    monkeypatch.setattr(app_module, "batch_request_model", held_batch_request_model)
+    trips = [with_(trip_distance=1.0 + index / 100) for index in range(1000)]
+
+    async def scenario() -> tuple[int, int, bool, int]:
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+                batch = asyncio.create_task(http.post("/predict/batch", json={"trips": trips}))
+                while not parsing.is_set():
+                    await asyncio.sleep(0.01)
+                health = await http.get("/health")
+                single = await http.post("/predict", json=TRIP)
+                answered_during_parse = not parsed.is_set()
+                release.set()
+                done = await batch
+        return health.status_code, single.status_code, answered_during_parse, done.status_code
+
+    health, single, answered_during_parse, batch = asyncio.run(scenario())
+    assert (health, single, batch) == (200, 200, 200)
+    assert answered_during_parse
+
+
 def test_openapi_documents_bounds_errors_and_examples(client: TestClient):
     schema = client.get("/openapi.json").json()
     trip = schema["components"]["schemas"]["Trip"]["properties"]
@@ -456,11 +543,15 @@ def test_single_trips_wait_for_a_running_batch_off_the_event_loop(trained):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
                 model_lock.acquire()  # as a batch on the worker thread would
-                loop = asyncio.get_running_loop()
-                loop.call_later(0.2, model_lock.release)
-                started = loop.time()
+                released = threading.Event()
+
+                def release() -> None:
+                    released.set()
+                    model_lock.release()
+
+                asyncio.get_running_loop().call_later(0.2, release)
                 singles = await asyncio.gather(*(http.post("/predict", json=t) for t in trips))
-                waited = loop.time() - started >= 0.2
+                waited = released.is_set()
                 batch = await http.post("/predict/batch", json={"trips": trips})
         return (
             [single.json()["predicted_duration_minutes"] for single in singles],

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from loguru import logger
 
 from {{ cookiecutter.package_name }}.config import PredictionLogSettings, Settings
 from {{ cookiecutter.package_name }}.data import INFERENCE_COLUMNS, read_folder, read_trips, to_trips
@@ -120,13 +122,45 @@ def test_mismatched_lengths_are_refused(tmp_path: Path):
         log.record(TRIPS.head(3), [1.0])
 
 
-def test_recording_costs_the_caller_microseconds(tmp_path: Path):
+def test_record_returns_while_the_writer_is_blocked(tmp_path: Path, monkeypatch):
+    """The caller only queues: a writer stuck on a slow disk never holds up ``record``."""
+    writing, release, gave_up = threading.Event(), threading.Event(), threading.Event()
+    write = PredictionLog._write
+
+    def slow_write(self: PredictionLog, batches: list, rows: int) -> None:
+        writing.set()
+        if not release.wait(timeout=60):  # only if record() waited for the writer
+            gave_up.set()
+        write(self, batches, rows)
+
+    monkeypatch.setattr(PredictionLog, "_write", slow_write)
     one_trip = TRIPS.head(1)
-    with PredictionLog(log_settings(tmp_path, max_rows=500)) as log:
-        started = time.perf_counter()
-        for _ in range(2000):
-            log.record(one_trip, [10.0], 1)
-        per_call = (time.perf_counter() - started) / 2000
-    assert per_call < 200e-6, f"{per_call * 1e6:.0f} µs per record()"
-    assert log.written_rows == 2000
-    assert len(read_folder(tmp_path)) == 2000
+    log = PredictionLog(log_settings(tmp_path, max_rows=1))
+    try:
+        assert log.record(one_trip, [10.0], 1)
+        assert writing.wait(timeout=60)  # the writer now holds the first row
+        log.settings = log.settings.model_copy(update={"max_rows": 10_000})  # one more file
+        recorded = [log.record(one_trip, [10.0], 1) for _ in range(2000)]
+        assert all(recorded)
+        assert not gave_up.is_set()  # the writer was still stuck when they all returned
+    finally:
+        release.set()
+        log.close()
+    assert log.written_rows == 2001
+    assert len(read_folder(tmp_path)) == 2001
+
+
+def test_a_folder_that_cannot_be_created_disables_the_log_with_a_warning(tmp_path: Path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where a parent folder should be", encoding="utf-8")
+    warnings: list[str] = []
+    sink_id = logger.add(warnings.append, level="WARNING", format="{message}")
+    try:
+        sink = open_prediction_log(log_settings(blocker / "log"))
+    finally:
+        logger.remove(sink_id)
+    assert isinstance(sink, DisabledPredictionLog)
+    assert str(blocker / "log") in str(sink.problem)
+    assert any("prediction log disabled" in warning for warning in warnings)
+    assert sink.record(TRIPS.head(3), np.ones(3), 1) is False
+    assert (sink.written_rows, sink.dropped_rows) == (0, 3)  # the loss is counted

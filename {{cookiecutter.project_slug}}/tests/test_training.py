@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
 
-from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.config import Settings, TrainingSettings, usable_cpus
 from {{ cookiecutter.package_name }}.data import DURATION, load_month
 from {{ cookiecutter.package_name }}.model import TripDurationModel
 from {{ cookiecutter.package_name }}.registry import load_model, open_registry
-from {{ cookiecutter.package_name }}.train import SCORES_FILE, TrainingResult, run_training
+from {{ cookiecutter.package_name }}.scores import SCORES_FILE
+from {{ cookiecutter.package_name }}.train import TrainingResult, run_training
 from {{ cookiecutter.package_name }}.versions import CHALLENGER, CHAMPION
 
 # The bundled sample is 4,000 real rows a month; on it the model reaches about 6 minutes of RMSE
@@ -85,13 +87,21 @@ def test_two_threaded_runs_give_identical_predictions(settings: Settings):
     threaded = settings.training.model_copy(update={"n_jobs": 2})
     first = TripDurationModel.fit(train.trips, train.trips[DURATION], threaded, settings.seed)
     second = TripDurationModel.fit(train.trips, train.trips[DURATION], threaded, settings.seed)
-    assert first.estimator.n_jobs == 2
+    assert first.num_threads == 2
+    assert first.booster.params["num_threads"] == 2
     np.testing.assert_array_equal(first.predict(val.trips), second.predict(val.trips))
-    assert first.estimator.booster_.model_to_string() == second.estimator.booster_.model_to_string()
+    assert first.booster.model_to_string() == second.booster.model_to_string()
     # Column-wise histograms sum each feature on one thread: the thread count changes nothing.
     single = settings.training.model_copy(update={"n_jobs": 1})
     alone = TripDurationModel.fit(train.trips, train.trips[DURATION], single, settings.seed)
     np.testing.assert_array_equal(alone.predict(val.trips), first.predict(val.trips))
+
+
+def test_the_default_thread_count_is_the_usable_cpus_whatever_the_load(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.setattr(os, "getloadavg", lambda: (64.0, 64.0, 64.0))
+    assert TrainingSettings().n_jobs == usable_cpus() >= 1
 
 
 def test_several_months_train_with_an_account_per_month(settings: Settings):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -326,12 +325,12 @@ def test_schema_rejects_a_frame_that_was_not_normalized():
         first_violation(raw, INFERENCE_RULES)
 
 
-def test_validation_is_fast_on_a_month_sized_frame():
-    """70k rows in well under a second: validation must not be what makes a job slow."""
+def test_validation_gives_one_reason_per_row_of_a_month_sized_frame():
+    """72k rows (a month): one reason, or none, per row. Its speed is a benchmark's business."""
     trips = read_trips(SAMPLE)
     month = pd.concat([trips] * 18, ignore_index=True)
-    first_violation(month, TRAINING_RULES)  # warm up pandera's dispatch
-    started = time.perf_counter()
     reasons = first_violation(month, TRAINING_RULES)
-    assert time.perf_counter() - started < 0.5
     assert len(reasons) == len(month) == 72_000
+    pd.testing.assert_series_equal(
+        reasons, pd.concat([first_violation(trips, TRAINING_RULES)] * 18, ignore_index=True)
+    )

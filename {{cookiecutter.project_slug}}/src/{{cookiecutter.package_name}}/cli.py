@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+{% if cookiecutter.serving == "fastapi" -%}
+import os
+{% endif -%}
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +13,7 @@ import typer
 from loguru import logger
 
 from . import __doc__ as package_doc
-from .config import Settings, SettingsError, load_settings
+from .config import {% if cookiecutter.serving == "fastapi" %}ENV_PREFIX, {% endif %}Settings, SettingsError, load_settings
 from .data import DURATION, DataError, TooFewRowsError, download_month, load_months
 from .evaluate import regression_metrics
 from .logs import setup_logging
@@ -19,9 +22,18 @@ from .outputs import OutputError
 from .predict import predict_source
 from .registry import load_model
 from .train import run_training
-from .versions import CHAMPION
+from .versions import CHAMPION, RegistryError
 
-app = typer.Typer(help=package_doc, no_args_is_help=True)
+EXIT_STATUSES = (
+    "Exit status: 0 done; 1 error (bad input, no model yet); 2 bad setting; 3 not promoted "
+    "(retrain);{% if cookiecutter.monitoring == "evidently" %} 4 drift (monitor);{% endif %} "
+    "5 too few usable rows; 6 registry or model unreadable, missing or changed since registration"
+{%- if cookiecutter.experiment_tracking == "mlflow" %}
+    "; 7 registry server unreachable"
+{%- endif %}
+    "."
+)
+app = typer.Typer(help=package_doc, epilog=EXIT_STATUSES, no_args_is_help=True)
 
 Month = Annotated[
     str | None,
@@ -50,9 +62,12 @@ def settings_from(**data_overrides: object) -> Settings:
 
 
 def fail(error: Exception) -> typer.Exit:
+    """One line on stderr (no traceback) and the error's exit status (see EXIT_STATUSES)."""
     logger.error("{}", error)
     typer.echo(f"error: {error}", err=True)
-    return typer.Exit(code=TOO_FEW_ROWS_EXIT_CODE if isinstance(error, TooFewRowsError) else 1)
+    if isinstance(error, TooFewRowsError):
+        return typer.Exit(code=TOO_FEW_ROWS_EXIT_CODE)
+    return typer.Exit(code=getattr(error, "exit_code", 1))
 
 
 @app.command()
@@ -77,7 +92,7 @@ def train(train_month: Month = None, val_month: Month = None) -> None:
     settings = settings_from(train_month=train_month, val_month=val_month)
     try:
         result = run_training(settings)
-    except (DataError, OutputError) as error:
+    except (DataError, OutputError, RegistryError) as error:
         raise fail(error) from error
     typer.echo(json.dumps({"version": result.version.version, **result.metrics}, indent=2))
     typer.echo(result.decision.reason)
@@ -94,7 +109,7 @@ def retrain(
     settings = settings_from(train_month=train_month, val_month=val_month)
     try:
         result = run_training(settings)
-    except (DataError, OutputError) as error:
+    except (DataError, OutputError, RegistryError) as error:
         raise fail(error) from error
     logger.info("retrain decision: {}", result.decision.reason)
     typer.echo(result.decision.reason)
@@ -110,7 +125,7 @@ def evaluate(month: Month = None, alias: Alias = CHAMPION) -> None:
         model, version = load_model(settings, alias)
         months = parse_months(month or settings.data.val_month)
         trips = load_months(settings.data, months).trips
-    except (DataError, LookupError, OutputError, ValueError) as error:
+    except (DataError, LookupError, OutputError, RegistryError, ValueError) as error:
         raise fail(error) from error
     metrics = regression_metrics(trips[DURATION].to_numpy(), model.predict(trips))
     typer.echo(json.dumps({"version": version.version, "rows": len(trips), **metrics}, indent=2))
@@ -137,7 +152,7 @@ def predict(
     try:
         model, version = load_model(settings, alias)
         summary = predict_source(source, target, model, settings.data)
-    except (DataError, LookupError, OutputError) as error:
+    except (DataError, LookupError, OutputError, RegistryError) as error:
         raise fail(error) from error
     typer.echo(
         f"model version {version.version}: {summary.predicted} predicted, "
@@ -180,21 +195,41 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
     port: Annotated[int | None, typer.Option(help="Port.")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+    limit_concurrency: Annotated[
+        int | None, typer.Option(help="Most connections at once per worker; beyond, 503.")
+    ] = None,
 ) -> None:
     """Run the prediction API with uvicorn (docs at /docs); the model is loaded at start."""
     import uvicorn  # noqa: PLC0415 - only this command needs the server
 
     settings = settings_from()
+    try:
+        # A broken model stops the start here, in one line, rather than in a worker's traceback.
+        load_model(settings, settings.serving.model_alias)
+    except RegistryError as error:
+        raise fail(error) from error
+    except LookupError:
+        pass  # no model yet: the service starts and answers 503 until one is trained
+    serving = settings.serving
+    workers = workers or serving.workers
+    if workers > 1 and settings.logging.file is not None:
+        # Workers read their settings from the environment: each then logs to a file of its own.
+        os.environ[f"{ENV_PREFIX}LOGGING__FILE_PER_PROCESS"] = "true"
+        setup_logging(settings.logging.model_copy(update={"file_per_process": True}))
     uvicorn.run(
         "{{ cookiecutter.package_name }}.serving.app:create_app",
         factory=True,
-        host=host or settings.serving.host,
-        port=port or settings.serving.port,
-        workers=workers or settings.serving.workers,
+        host=host or serving.host,
+        port=port or serving.port,
+        workers=workers,
         # uvicorn has no SUCCESS level; the app writes its own access log (with request ids).
         log_level={"SUCCESS": "info"}.get(settings.logging.level, settings.logging.level.lower()),
         access_log=False,
-        timeout_worker_healthcheck=settings.serving.worker_healthcheck_timeout,
+        timeout_worker_healthcheck=serving.worker_healthcheck_timeout,
+        # By name, so that every worker process imports it (it adds a deadline for headers).
+        http="{{ cookiecutter.package_name }}.serving.protocol:HeaderDeadlineProtocol",
+        timeout_keep_alive=serving.keep_alive_timeout,
+        limit_concurrency=limit_concurrency or serving.limit_concurrency,
     )
 {%- endif %}
 {%- if cookiecutter.monitoring == "evidently" %}
@@ -218,7 +253,7 @@ def monitor(
     settings = settings_from()
     try:
         summary = run_monitor(settings, current, reference, alias)
-    except (DataError, LookupError, OutputError) as error:
+    except (DataError, LookupError, OutputError, RegistryError) as error:
         raise fail(error) from error
     typer.echo(json.dumps(summary.headline(), indent=2))
     if summary.drift_detected:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,23 +20,14 @@ ENV_PREFIX = "{{ cookiecutter.package_name | upper }}_"
 
 
 def usable_cpus() -> int:
-    """CPUs this process may run on (its affinity where the OS tells), not all of the host's."""
+    """CPUs this process may run on (its affinity where the OS tells), not all of the host's.
+
+    A fixed property of the process, not of the moment: a default that followed the load would
+    make two runs of the same command differ in their recorded settings.
+    """
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
-
-
-def idle_cpus() -> int:
-    """Usable CPUs not already busy (1-minute load average), at least one.
-
-    LightGBM's threads wait for each other many times per tree: on a machine whose CPUs are
-    taken by other processes, two threads were measured 5-30x slower than one.
-    """
-    try:
-        busy = int(os.getloadavg()[0])
-    except OSError:  # no load average on this platform
-        busy = 0
-    return max(1, usable_cpus() - busy)
 
 
 class DataSettings(BaseModel):
@@ -117,10 +108,10 @@ class TrainingSettings(BaseModel):
     colsample_bytree: float = Field(0.8, gt=0, le=1)
     reg_lambda: float = Field(0.0, ge=0)
     n_jobs: int = Field(
-        default_factory=idle_cpus,
+        default_factory=usable_cpus,
         ge=1,
-        description="Threads (default: the usable CPUs not already busy, at least 1); the model "
-        "does not depend on it. More than the free cores is much slower.",
+        description="LightGBM threads (default: the CPUs this process may use); the model does "
+        "not depend on it. On a machine busy with other jobs, 1 can be much faster.",
     )
     params_file: Path = Field(Path("models/best_params.json"), description="Tuned parameters.")
     promotion_margin: float = Field(
@@ -134,6 +125,11 @@ class LoggingSettings(BaseModel):
     file: Path | None = Field(Path("logs/{{ cookiecutter.package_name }}.log"))
     rotation: str = "10 MB"
     retention: int = Field(5, ge=1, description="How many rotated files to keep.")
+    file_per_process: bool = Field(
+        False,
+        description="Name the file after each process (app.<pid>.log), so that processes writing "
+        "at once never rotate one shared file; set for several workers.",
+    )
 
     @field_validator("file", mode="before")
     @classmethod
@@ -209,6 +205,26 @@ class ServingSettings(BaseModel):
         ge=1,
         description="Seconds a worker may take to start (imports, model loading) or to answer "
         "uvicorn's health check before it is restarted; only used with several workers.",
+    )
+    header_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a connection may take to send a request's headers (from its first "
+        "byte, or from connecting); then it is answered 408 and closed.",
+    )
+    body_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a request may take to send its whole body; then 408 and closed.",
+    )
+    keep_alive_timeout: int = Field(
+        5, ge=1, description="Seconds an idle keep-alive connection is kept open."
+    )
+    limit_concurrency: int | None = Field(
+        None,
+        ge=1,
+        description="Most connections and requests at once per worker; beyond, 503 (default: no "
+        "limit).",
     )
 
 
@@ -286,7 +302,7 @@ class SettingsError(ValueError):
     """Raised when the configuration is invalid; the message names each bad setting."""
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Read settings once from defaults, ``.env`` and the environment, with explicit overrides."""
     try:
         return Settings(**overrides)

@@ -18,8 +18,6 @@ from pandas.tseries.holiday import USFederalHolidayCalendar
 
 from .trip import MAX_LOCATION_ID, MIN_LOCATION_ID
 
-# Trip records: a frame, or its columns as arrays under the same names.
-Trips = pd.DataFrame | Mapping[str, np.ndarray]
 ZONE_COLUMNS = ("PULocationID", "DOLocationID")
 # Fixed categories, so that one record at serving time is encoded exactly as at training time.
 ZONE_DTYPE = pd.CategoricalDtype(categories=range(MIN_LOCATION_ID, MAX_LOCATION_ID + 1))
@@ -62,7 +60,7 @@ def is_federal_holiday(days: np.ndarray) -> np.ndarray:
     return (holidays[position] == days).astype(float)
 
 
-def pickup_times(trips: Trips) -> np.ndarray:
+def pickup_times(trips: pd.DataFrame | Mapping[str, np.ndarray]) -> np.ndarray:
     """Pickup times as datetime64[us], from typed columns or ISO strings alike."""
     values = np.asarray(trips["pickup_datetime"])
     if values.dtype.kind != "M":
@@ -70,16 +68,16 @@ def pickup_times(trips: Trips) -> np.ndarray:
     return values.astype("datetime64[us]")
 
 
-def feature_matrix(trips: Trips) -> np.ndarray:
+def feature_matrix(trips: pd.DataFrame | Mapping[str, np.ndarray]) -> np.ndarray:
     """Model inputs as a float matrix, one row per trip, columns in ``FEATURE_NAMES`` order.
 
     ``trips`` is a frame, or a mapping of the same column names to arrays: the service builds
     one of those per request, because a DataFrame would cost more than computing the features.
     """
     pickup = pickup_times(trips)
-    pickup_zone = np.asarray(trips["PULocationID"], dtype=float)
-    dropoff_zone = np.asarray(trips["DOLocationID"], dtype=float)
-    distance = np.asarray(trips["trip_distance"], dtype=float)
+    pickup_zone = np.asarray(trips["PULocationID"], dtype=np.float64)
+    dropoff_zone = np.asarray(trips["DOLocationID"], dtype=np.float64)
+    distance = np.asarray(trips["trip_distance"], dtype=np.float64)
     days = pickup.astype("datetime64[D]")
     weekday = (days.astype(np.int64) + EPOCH_WEEKDAY) % 7
     columns = {

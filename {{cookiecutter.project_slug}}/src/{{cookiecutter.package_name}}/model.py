@@ -6,7 +6,9 @@ goes through the same ``feature_matrix``; no caller can feed the estimator a dif
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
@@ -14,6 +16,11 @@ import pandas as pd
 
 from .config import TrainingSettings
 from .features import CATEGORICAL_INDICES, FEATURE_NAMES, feature_matrix
+
+# The stored model: LightGBM's own text format and a JSON contract, never a pickle.
+MODEL_FILE = "model.txt"
+CONTRACT_FILE = "contract.json"
+CONTRACT_FORMAT = 1
 
 TUNABLE_PARAMS = (
     "n_estimators",
@@ -52,14 +59,21 @@ def build_estimator(params: TrainingSettings, seed: int) -> lgb.LGBMRegressor:
 
 @dataclass
 class TripDurationModel:
-    """A fitted estimator plus the feature contract it was trained with."""
+    """A fitted LightGBM booster plus the feature contract it was trained with.
 
-    estimator: lgb.LGBMRegressor
-    feature_names: tuple[str, ...] = FEATURE_NAMES
+    It is stored as LightGBM's own text model and a JSON contract (see ``save``): formats whose
+    loading cannot run code, unlike a pickle, so a tampered file can be wrong but never hostile.
+    """
+
+    booster: lgb.Booster
     params: dict[str, object] = field(default_factory=dict)
+    feature_names: tuple[str, ...] = FEATURE_NAMES
+    num_threads: int = 1
 
     @classmethod
-    def fit(cls, trips: pd.DataFrame, target: pd.Series, params: TrainingSettings, seed: int):
+    def fit(
+        cls, trips: pd.DataFrame, target: pd.Series, params: TrainingSettings, seed: int
+    ) -> TripDurationModel:
         return cls.fit_features(feature_matrix(trips), target.to_numpy(), params, seed)
 
     @classmethod
@@ -75,7 +89,7 @@ class TripDurationModel:
             categorical_feature=list(CATEGORICAL_INDICES),
         )
         chosen = {name: getattr(params, name) for name in TUNABLE_PARAMS}
-        return cls(estimator=estimator, params=chosen)
+        return cls(booster=estimator.booster_, params=chosen, num_threads=params.n_jobs)
 
     def predict(self, trips: pd.DataFrame) -> np.ndarray:
         """Predicted durations in minutes for raw trip records (any row count, including 0)."""
@@ -88,7 +102,69 @@ class TripDurationModel:
         # The booster directly: the scikit-learn wrapper's input checks cost more than a small
         # request's prediction, and the matrix is already in the trained column order. Without
         # an explicit thread count, OpenMP starts a team of threads for every call.
-        predictions = self.estimator.booster_.predict(
-            matrix, num_threads=num_threads or self.estimator.n_jobs
-        )
+        predictions = self.booster.predict(matrix, num_threads=num_threads or self.num_threads)
         return np.clip(predictions, 0.0, None)
+
+    def contract(self) -> dict[str, object]:
+        """What a loader must know besides the trees: checked against this code when loading."""
+        return {
+            "format": CONTRACT_FORMAT,
+            "feature_names": list(self.feature_names),
+            "categorical_indices": list(CATEGORICAL_INDICES),
+            "params": self.params,
+            "num_threads": self.num_threads,
+            "lightgbm": lgb.__version__,
+        }
+
+    def save(self, folder: Path) -> dict[str, Path]:
+        """Write the text model and the JSON contract into ``folder``; returns name -> path."""
+        files = {MODEL_FILE: folder / MODEL_FILE, CONTRACT_FILE: folder / CONTRACT_FILE}
+        self.booster.save_model(str(files[MODEL_FILE]))
+        files[CONTRACT_FILE].write_text(
+            json.dumps(self.contract(), indent=2, sort_keys=True), encoding="utf-8"
+        )
+        return files
+
+    @classmethod
+    def from_bytes(cls, model_text: bytes, contract_text: bytes) -> TripDurationModel:
+        """A saved model from its two files' contents; ModelFileError names the bad one.
+
+        Only LightGBM's text parser and a JSON parser read them: nothing in them is executed.
+        """
+        try:
+            contract = json.loads(contract_text.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ModelFileError(CONTRACT_FILE, f"not a JSON model contract ({error})") from error
+        if not isinstance(contract, dict) or contract.get("format") != CONTRACT_FORMAT:
+            raise ModelFileError(CONTRACT_FILE, f"not a model contract of format {CONTRACT_FORMAT}")
+        expected = {
+            "feature_names": list(FEATURE_NAMES),
+            "categorical_indices": list(CATEGORICAL_INDICES),
+        }
+        for key, value in expected.items():
+            if contract.get(key) != value:
+                raise ModelFileError(
+                    CONTRACT_FILE,
+                    f"its {key} differ from this code's {value}: the model was trained with "
+                    "another feature pipeline",
+                )
+        try:
+            booster = lgb.Booster(model_str=model_text.decode("utf-8"))
+        except (UnicodeDecodeError, lgb.basic.LightGBMError) as error:
+            reason = (str(error).splitlines() or [type(error).__name__])[0]
+            raise ModelFileError(MODEL_FILE, f"not a LightGBM text model ({reason})") from error
+        if booster.feature_name() != list(FEATURE_NAMES):
+            raise ModelFileError(MODEL_FILE, "its features differ from the contract's")
+        return cls(
+            booster=booster,
+            params=dict(contract.get("params") or {}),
+            num_threads=int(contract.get("num_threads") or 1),
+        )
+
+
+class ModelFileError(ValueError):
+    """One of a saved model's files (``MODEL_FILE`` or ``CONTRACT_FILE``) is not valid."""
+
+    def __init__(self, role: str, reason: str) -> None:
+        self.role, self.reason = role, reason
+        super().__init__(f"{role}: {reason}")

@@ -6,7 +6,9 @@ row accounts, parameters, metrics, environment), so card and registry cannot dis
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from .baseline import BASELINE, BASELINE_PREFIX
 from .config import Settings
@@ -51,7 +53,7 @@ LIMITATIONS = (
 )
 
 
-def table(header: tuple[str, ...], rows: list[tuple[object, ...]]) -> str:
+def table(header: tuple[str, ...], rows: Sequence[tuple[object, ...]]) -> str:
     lines = [
         "| " + " | ".join(header) + " |",
         "|" + "|".join("---" for _ in header) + "|",
@@ -64,7 +66,7 @@ def number(value: object, digits: int = 4) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
-def cleaning_rows(settings: Settings, rows: dict[str, dict]) -> list[tuple[object, ...]]:
+def cleaning_rows(settings: Settings, rows: dict[str, dict[str, Any]]) -> list[tuple[object, ...]]:
     """Rows removed by each rule, per data set, in the order the rules are applied."""
     train, val = rows["train"], rows["validation"]
     lines: list[tuple[object, ...]] = [("rows read", train["read"], val["read"])]
@@ -97,7 +99,7 @@ def cleaning_rows(settings: Settings, rows: dict[str, dict]) -> list[tuple[objec
 
 
 def render_model_card(
-    settings: Settings, metrics: dict[str, float], metadata: dict[str, object]
+    settings: Settings, metrics: dict[str, float], metadata: dict[str, Any]
 ) -> str:
     """The card as Markdown; ``metadata`` is what the training job registers with the model."""
     data = settings.data

@@ -19,6 +19,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from evidently import DataDefinition, Dataset, Report
@@ -148,7 +149,7 @@ def model_inputs(trips: pd.DataFrame, model: TripDurationModel) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def drift_snapshot(reference: pd.DataFrame, current: pd.DataFrame, settings: Settings):
+def drift_snapshot(reference: pd.DataFrame, current: pd.DataFrame, settings: Settings) -> Any:
     """Run Evidently's data drift preset (with its per-column tests) on the two frames."""
     monitoring = settings.monitoring
     definition = DataDefinition(
@@ -165,7 +166,7 @@ def drift_snapshot(reference: pd.DataFrame, current: pd.DataFrame, settings: Set
     )
 
 
-def column_results(snapshot_dict: dict) -> tuple[dict[str, ColumnDrift], float, int]:
+def column_results(snapshot_dict: dict[str, Any]) -> tuple[dict[str, ColumnDrift], float, int]:
     """Per-column drift (Evidently's scores and test verdicts) and the share of drifted columns."""
     verdicts: dict[str, bool] = {}
     for test in snapshot_dict["tests"]:

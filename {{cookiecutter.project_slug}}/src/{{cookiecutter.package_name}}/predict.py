@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from loguru import logger
 
-from .config import DataSettings, idle_cpus
+from .config import DataSettings, usable_cpus
 from .data import (
     INFERENCE_COLUMNS,
     DataError,
@@ -62,9 +62,9 @@ def score_rows(raw: pd.DataFrame, model: TripDurationModel, origin: object) -> t
     valid, rejected = split_for_inference(trips)
     predictions = np.full(len(trips), np.nan)
     if len(valid):
-        # Threads for the CPUs idle now, not those idle when the model was trained.
+        # Threads for this machine's CPUs, not those of the machine that trained the model.
         matrix = feature_matrix(valid)
-        predictions[valid.index.to_numpy()] = model.predict_features(matrix, idle_cpus())
+        predictions[valid.index.to_numpy()] = model.predict_features(matrix, usable_cpus())
     reasons = pd.Series(pd.NA, index=trips.index, dtype="string")
     reasons[rejected.index] = rejected["reason"]
     return predictions, reasons

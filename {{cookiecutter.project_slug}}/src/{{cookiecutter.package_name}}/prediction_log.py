@@ -36,6 +36,9 @@ FILE_PREFIX = "predictions"
 class PredictionSink(Protocol):
     """What the service calls; ``open_prediction_log`` picks the real log or a no-op one."""
 
+    written_rows: int
+    dropped_rows: int
+
     def record(
         self,
         trips: pd.DataFrame,
@@ -47,7 +50,13 @@ class PredictionSink(Protocol):
 
 
 class DisabledPredictionLog:
-    """The sink when logging is off: costs one method call."""
+    """The sink when logging is off (it costs one method call), or when it could not start:
+    then ``problem`` says why and the rows are counted as dropped, so that the loss shows."""
+
+    def __init__(self, problem: str | None = None) -> None:
+        self.problem = problem
+        self.written_rows = 0
+        self.dropped_rows = 0
 
     def record(
         self,
@@ -55,6 +64,8 @@ class DisabledPredictionLog:
         predictions: Sequence[float] | np.ndarray,
         model_version: int | str | None = None,
     ) -> bool:
+        if self.problem is not None:
+            self.dropped_rows += len(trips)
         return False
 
     def close(self) -> None:
@@ -165,7 +176,8 @@ class PredictionLog:
             self.written_rows += rows
         except Exception as error:  # a full disk must not take the service down
             logger.error("prediction log could not write {} rows: {}", rows, error)
-            self.dropped_rows += rows
+            with self._lock:
+                self.dropped_rows += rows
         finally:
             with self._lock:
                 self._pending -= rows
@@ -202,8 +214,18 @@ def combine(batches: list[_Batch]) -> pd.DataFrame:
 
 
 def open_prediction_log(settings: PredictionLogSettings) -> PredictionSink:
-    """The configured sink: a ``PredictionLog`` when enabled, else one that does nothing."""
+    """The configured sink: a ``PredictionLog`` when enabled, else one that does nothing.
+
+    A folder that cannot be created (a read-only or full disk) disables the log with a warning
+    instead of stopping the caller: predictions matter more than their record.
+    """
     if not settings.enabled:
         return DisabledPredictionLog()
+    try:
+        settings.dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        problem = f"cannot create the folder {settings.dir}: {error.strerror or error}"
+        logger.warning("prediction log disabled: {}", problem)
+        return DisabledPredictionLog(problem)
     logger.info("logging predictions to {} ({})", settings.dir, settings.file_format)
     return PredictionLog(settings)

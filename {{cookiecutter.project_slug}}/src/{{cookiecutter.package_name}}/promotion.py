@@ -1,8 +1,23 @@
-"""The quality gate: a new model replaces the champion only if it is better on the same data."""
+"""The quality gate: a new model replaces the champion only if it is better on the same data.
+
+The comparison and the alias move happen under the registry's lock, so two concurrent trainings
+cannot both promote against the same old champion.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from loguru import logger
+
+from .versions import CHALLENGER, CHAMPION, ModelLoadError
+
+if TYPE_CHECKING:
+    from .model import TripDurationModel
+    from .registry import ModelRegistry
+    from .scores import ScoreCache
 
 
 @dataclass(frozen=True)
@@ -29,3 +44,65 @@ def decide_promotion(
         f"candidate RMSE {candidate_rmse:.4f} does not beat champion {champion_rmse:.4f} "
         f"by more than the margin {margin:g} (needed < {needed:.4f}); kept as challenger",
     )
+
+
+@dataclass(frozen=True)
+class ChampionScore:
+    """The champion a candidate was compared with; ``rmse`` is None when there is none to beat."""
+
+    version: int | None
+    rmse: float | None
+
+
+def score_champion(
+    registry: ModelRegistry,
+    score: Callable[[TripDurationModel], float],
+    cache: ScoreCache | None = None,
+) -> ChampionScore:
+    """The current champion's score; a champion that cannot be loaded scores None, with a warning.
+
+    A broken champion must not block its own repair: the next good model replaces it. With a
+    ``cache``, a score already known for this version on these validation rows is reused.
+    """
+    champion = registry.get_version(CHAMPION)
+    if champion is None:
+        return ChampionScore(None, None)
+    if cache is not None and (known := cache.get(champion)) is not None:
+        logger.info("champion v{} was scored before on these validation rows", champion.version)
+        return ChampionScore(champion.version, known)
+    try:
+        model = registry.load(champion.version)
+    except ModelLoadError as error:
+        error.alias = CHAMPION
+        logger.warning("{}; it counts as having no score, so the new model replaces it", error)
+        return ChampionScore(champion.version, None)
+    rmse = score(model)
+    if cache is not None:
+        cache.put(champion, rmse)
+    return ChampionScore(champion.version, rmse)
+
+
+def promote(
+    registry: ModelRegistry,
+    candidate: int,
+    *,
+    candidate_rmse: float,
+    compared: ChampionScore,
+    score: Callable[[TripDurationModel], float],
+    margin: float,
+    cache: ScoreCache | None = None,
+) -> PromotionDecision:
+    """Move ``champion`` (or ``challenger``) to the candidate, on a comparison that is current.
+
+    Under the registry's lock the champion cannot change between the comparison and the move. A
+    store without one (a remote registry server) is re-read just before the move, and the candidate
+    compared again if another job promoted a model in the meantime.
+    """
+    with registry.lock():
+        latest = registry.get_version(CHAMPION)
+        if (None if latest is None else latest.version) != compared.version:
+            compared = score_champion(registry, score, cache)
+            logger.info("the champion changed during registration: compared again")
+        decision = decide_promotion(candidate_rmse, compared.rmse, margin)
+        registry.set_alias(CHAMPION if decision.promote else CHALLENGER, candidate)
+    return decision

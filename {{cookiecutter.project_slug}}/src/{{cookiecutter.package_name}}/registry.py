@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol
 
@@ -12,7 +13,7 @@ from .model import TripDurationModel
 {%- if cookiecutter.experiment_tracking == "none" %}
 from .registry_files import FileRegistry
 {%- endif %}
-from .versions import CHAMPION, ModelVersion, NoModelError
+from .versions import CHAMPION, ModelLoadError, ModelVersion, NoModelError
 
 
 class ModelRegistry(Protocol):
@@ -28,6 +29,10 @@ class ModelRegistry(Protocol):
     ) -> ModelVersion: ...
 
     def set_alias(self, alias: str, version: int) -> None: ...
+
+    def lock(self) -> AbstractContextManager[None]:
+        """Held by the training job from comparing with the champion to moving the alias."""
+        ...
 
     def get_version(self, alias: str) -> ModelVersion | None: ...
 
@@ -50,11 +55,19 @@ def open_registry(settings: Settings) -> ModelRegistry:
 
 
 def load_model(settings: Settings, alias: str = CHAMPION) -> tuple[TripDurationModel, ModelVersion]:
-    """The model behind an alias, with its version; raises NoModelError when there is none."""
+    """The model behind an alias, with its version.
+
+    Raises NoModelError when there is none, and a RegistryError (one line naming the alias, the
+    version and the file) when the registry or the model's files cannot be read or were changed.
+    """
     registry = open_registry(settings)
     version = registry.get_version(alias)
     if version is None:
         raise NoModelError(
             f"no model has the alias {alias!r} in the registry yet: run `train` first"
         )
-    return registry.load(version.version), version
+    try:
+        return registry.load(version.version), version
+    except ModelLoadError as error:
+        error.alias = alias
+        raise

@@ -9,6 +9,7 @@ go.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from collections.abc import Iterator
@@ -16,9 +17,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import mlflow
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from .config import RegistrySettings
+from .logs import strip_credentials
 
 ARTIFACTS_FOLDER = "mlartifacts"
 SQLITE_PREFIX = "sqlite:///"
@@ -57,9 +60,19 @@ def experiment_id(settings: RegistrySettings) -> str:
     experiment = client.get_experiment_by_name(settings.experiment_name)
     if experiment is not None:
         return experiment.experiment_id
-    return client.create_experiment(
-        settings.experiment_name, artifact_location=local_artifact_location(settings.tracking_uri)
-    )
+    try:
+        return client.create_experiment(
+            settings.experiment_name,
+            artifact_location=local_artifact_location(settings.tracking_uri),
+        )
+    except MlflowException as error:
+        # Another job created it between the look-up and here (concurrent first trainings).
+        if error.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+        existing = client.get_experiment_by_name(settings.experiment_name)
+        if existing is None:
+            raise
+        return existing.experiment_id
 
 
 @contextmanager
@@ -83,3 +96,27 @@ def flatten(values: dict[str, object], prefix: str = "") -> dict[str, str]:
             text = value if isinstance(value, str) else json.dumps(value)
             flat[name] = text[:MAX_PARAM_LENGTH]
     return flat
+
+
+class CredentialFilter(logging.Filter):
+    """Strips credentials from URIs in MLflow's own log lines (it prints run and server URLs)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = strip_credentials(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def filter_standard_logging() -> None:
+    """Attach the filter to every handler of MLflow's and the root logger, and the last resort."""
+    handlers = [*logging.getLogger("mlflow").handlers, *logging.getLogger().handlers]
+    if logging.lastResort is not None:
+        handlers.append(logging.lastResort)
+    for handler in handlers:
+        if not any(isinstance(existing, CredentialFilter) for existing in handler.filters):
+            handler.addFilter(CredentialFilter())
+
+
+filter_standard_logging()

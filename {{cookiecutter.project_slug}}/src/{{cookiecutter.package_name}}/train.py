@@ -8,9 +8,9 @@ not score the champion again. Stage times go to the log and to ``metrics.json``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,18 +26,16 @@ from .features import FEATURE_NAMES, feature_matrix_in_chunks
 from .model import TUNABLE_PARAMS, TripDurationModel
 from .model_card import write_model_card
 from .outputs import atomic_write
-from .promotion import PromotionDecision, decide_promotion
+from .promotion import PromotionDecision, decide_promotion, promote, score_champion
 from .provenance import environment, git_commit, sha256_of
 from .registry import ModelRegistry, open_registry
+from .scores import SCORES_FILE, ScoreCache, validation_fingerprint
 from .timing import Stopwatch
-from .versions import CHALLENGER, CHAMPION, ModelVersion
+from .versions import ModelVersion
 
 # The train RMSE is measured on this many training rows (all of them when there are fewer),
 # drawn with the run's seed: the same rows every time, for a fraction of a full pass.
 TRAIN_RMSE_SAMPLE = 100_000
-SCORES_FILE = "validation_scores.json"
-# Scores of older versions are dropped beyond this many; a miss only costs one prediction pass.
-MAX_CACHED_SCORES = 200
 
 
 @dataclass
@@ -95,61 +93,6 @@ def train_sample(rows: int, seed: int, size: int = TRAIN_RMSE_SAMPLE) -> np.ndar
     return np.sort(np.random.default_rng(seed).choice(rows, size, replace=False))
 
 
-def validation_fingerprint(data: DataSettings, inputs: dict[str, dict[str, str]]) -> str:
-    """What decides the validation rows: the files' checksums and the cleaning settings."""
-    facts = {
-        "files": [inputs[month]["sha256"] for month in data.val_months],
-        "min_duration_minutes": data.min_duration_minutes,
-        "max_duration_minutes": data.max_duration_minutes,
-        "pickups_in_month_only": data.pickups_in_month_only,
-    }
-    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()
-
-
-def score_key(version: ModelVersion, fingerprint: str) -> str:
-    # created_at tells apart two registries that reuse version numbers (a wiped store).
-    return f"{version.name}/{version.version}/{version.created_at}/{fingerprint}"
-
-
-def read_scores(path: Path) -> dict[str, float]:
-    try:
-        return dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError):
-        return {}  # no cache yet, or a damaged one: scoring again is always correct
-
-
-def remember_score(path: Path, key: str, rmse: float) -> None:
-    """Add one score to the cache file, written atomically (temp name, then rename)."""
-    scores = read_scores(path)
-    scores.pop(key, None)
-    scores[key] = rmse
-    kept = dict(list(scores.items())[-MAX_CACHED_SCORES:])
-    with atomic_write(path) as partial:
-        partial.write_text(json.dumps(kept, indent=2), encoding="utf-8")
-
-
-def champion_rmse_on(
-    registry: ModelRegistry, val: CleanTrips, cache: Path | None = None, fingerprint: str = ""
-) -> float | None:
-    """The current champion's RMSE on the same validation rows as the candidate.
-
-    With a ``cache`` file, a score already known for this version and data fingerprint is
-    reused instead of predicting the validation rows again.
-    """
-    champion = registry.get_version(CHAMPION)
-    if champion is None:
-        return None
-    key = score_key(champion, fingerprint)
-    if cache is not None and fingerprint and (known := read_scores(cache).get(key)) is not None:
-        logger.info("champion v{} scored before on these validation rows", champion.version)
-        return float(known)
-    predictions = registry.load(champion.version).predict(val.trips)
-    rmse = regression_metrics(val.trips[DURATION].to_numpy(), predictions)["rmse"]
-    if cache is not None and fingerprint:
-        remember_score(cache, key, rmse)
-    return rmse
-
-
 def input_files(data: DataSettings) -> dict[str, dict[str, str]]:
     """Path and sha256 of every month read, training and validation."""
     months = dict.fromkeys((*data.train_months, *data.val_months))
@@ -157,6 +100,12 @@ def input_files(data: DataSettings) -> dict[str, dict[str, str]]:
         month: {"path": str(path), "sha256": sha256_of(path)}
         for month, path in ((month, data.month_file(month)) for month in months)
     }
+
+
+def rmse_on(val: CleanTrips) -> Callable[[TripDurationModel], float]:
+    """Scores any model on the same validation rows as the candidate."""
+    actual = val.trips[DURATION].to_numpy()
+    return lambda model: regression_metrics(actual, model.predict(val.trips))["rmse"]
 
 
 def run_training(settings: Settings) -> TrainingResult:
@@ -171,18 +120,16 @@ def run_training(settings: Settings) -> TrainingResult:
 
     registry = open_registry(settings)
     inputs = input_files(data)
-    fingerprint = validation_fingerprint(data, inputs)
-    scores = settings.registry.models_dir / SCORES_FILE
-    champion_rmse = champion_rmse_on(registry, val, scores, fingerprint)
-    watch.lap("evaluate")
-    decision = decide_promotion(metrics["rmse"], champion_rmse, settings.training.promotion_margin)
+    sha256_by_month = {month: facts["sha256"] for month, facts in inputs.items()}
+    cache = ScoreCache(
+        settings.registry.models_dir / SCORES_FILE, validation_fingerprint(data, sha256_by_month)
+    )
     accounts = {"train": train.account.as_dict(), "validation": val.account.as_dict()}
     by_month = {
         role: {month: account.as_dict() for month, account in clean.by_month.items()}
         for role, clean in (("train", train), ("validation", val))
     }
-    metadata = {
-        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    facts = {
         "train_month": data.train_month,
         "val_month": data.val_month,
         "train_months": list(data.train_months),
@@ -190,10 +137,58 @@ def run_training(settings: Settings) -> TrainingResult:
         "inputs": inputs,
         "rows": accounts,
         "rows_by_month": by_month,
+        "threads": params.n_jobs,
+    }
+    # Held from the comparison to the alias move: concurrent trainings take turns.
+    with registry.lock():
+        version, decision = register_and_promote(
+            settings, registry, model, metrics=metrics, val=val, facts=facts, cache=cache, watch=watch
+        )
+    logger.info("registered version {}: {}", version.version, decision.reason)
+    watch.lap("register")
+    logger.info("stage seconds: {}", watch.rounded())
+    write_metrics(
+        settings.registry.models_dir / "metrics.json", version, metrics, decision, watch.rounded()
+    )
+    return TrainingResult(
+        version=version,
+        metrics=metrics,
+        decision=decision,
+        accounts=accounts,
+        accounts_by_month=by_month,
+        stage_seconds=watch.rounded(),
+    )
+
+
+def register_and_promote(
+    settings: Settings,
+    registry: ModelRegistry,
+    model: TripDurationModel,
+    *,
+    metrics: dict[str, float],
+    val: CleanTrips,
+    facts: dict[str, object],
+    cache: ScoreCache | None = None,
+    watch: Stopwatch | None = None,
+) -> tuple[ModelVersion, PromotionDecision]:
+    """Compare with the champion, register the candidate with the facts, move an alias to it.
+
+    The champion's score comes from ``cache`` when it was measured before on these validation
+    rows; the candidate's score is added to it, for the next run's comparison.
+    """
+    watch = watch or Stopwatch()
+    score = rmse_on(val)
+    margin = settings.training.promotion_margin
+    champion = score_champion(registry, score, cache)
+    champion_rmse = champion.rmse
+    decision = decide_promotion(metrics["rmse"], champion_rmse, margin)
+    watch.lap("evaluate")
+    metadata = {
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **facts,
         "features": list(FEATURE_NAMES),
         "params": model.params,
         "seed": settings.seed,
-        "threads": params.n_jobs,
         "git_commit": git_commit(),
         "environment": environment(),
         "champion_rmse_before": champion_rmse,
@@ -209,24 +204,18 @@ def run_training(settings: Settings) -> TrainingResult:
         attachments={"model_card.md": card},
         input_example=val.trips[list(INFERENCE_COLUMNS)].head(5),
     )
-    # The candidate was just scored on these rows: if it becomes champion, the next run on the
-    # same validation data does not need to score it again.
-    remember_score(scores, score_key(version, fingerprint), metrics["rmse"])
-    registry.set_alias(CHAMPION if decision.promote else CHALLENGER, version.version)
-    logger.info("registered version {}: {}", version.version, decision.reason)
-    watch.lap("register")
-    logger.info("stage seconds: {}", watch.rounded())
-    write_metrics(
-        settings.registry.models_dir / "metrics.json", version, metrics, decision, watch.rounded()
+    if cache is not None:
+        cache.put(version, metrics["rmse"])
+    decision = promote(
+        registry,
+        version.version,
+        candidate_rmse=metrics["rmse"],
+        compared=champion,
+        score=score,
+        margin=margin,
+        cache=cache,
     )
-    return TrainingResult(
-        version=version,
-        metrics=metrics,
-        decision=decision,
-        accounts=accounts,
-        accounts_by_month=by_month,
-        stage_seconds=watch.rounded(),
-    )
+    return version, decision
 
 
 def write_metrics(

@@ -69,7 +69,8 @@ def pruning_callback(trial: optuna.Trial) -> Callable[[lgb.callback.CallbackEnv]
         step = env.iteration + 1
         if step % REPORT_EVERY:
             return
-        rmse = next(value for _, name, value, _ in env.evaluation_result_list if name == "rmse")
+        results = env.evaluation_result_list or []
+        rmse = next(result[2] for result in results if result[1] == "rmse")
         trial.report(rmse, step)
         if trial.should_prune():
             raise optuna.TrialPruned(f"validation RMSE {rmse:.4f} after {step} trees")
@@ -133,7 +134,7 @@ def log_trial_run(study: optuna.Study, trial: FrozenTrial) -> None:
     with mlflow.start_run(run_name=f"trial-{trial.number}", experiment_id=experiment, nested=True):
         mlflow.log_params({**trial.params, **trial.user_attrs})
         mlflow.set_tag("state", trial.state.name.lower())
-        if trial.state == TrialState.COMPLETE:
+        if trial.state == TrialState.COMPLETE and trial.value is not None:
             mlflow.log_metric("rmse", trial.value)
         for step, value in trial.intermediate_values.items():
             mlflow.log_metric("rmse_while_fitting", value, step=step)

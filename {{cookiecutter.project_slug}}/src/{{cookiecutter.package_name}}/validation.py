@@ -39,7 +39,8 @@ from .trip import (
 )
 
 REASON = "reason"
-TIMESTAMP = pandas_engine.DateTime(unit="us")
+# pandera declares DateTime's fields in a way mypy cannot read; `unit` exists at run time.
+TIMESTAMP = pandas_engine.DateTime(unit="us")  # type: ignore[call-arg]
 
 
 class SchemaMismatchError(TypeError):

@@ -9,6 +9,36 @@ class NoModelError(LookupError):
     """No model has the requested alias yet: a normal state before the first training."""
 
 
+class RegistryError(Exception):
+    """The registry cannot give a usable model; ``exit_code`` is the commands' exit status."""
+
+    exit_code = 6
+
+
+class RegistryUnavailableError(RegistryError):
+    """The registry's server cannot be reached (a retry later may work)."""
+
+    exit_code = 7
+
+
+class ModelLoadError(RegistryError):
+    """A registered model's file is missing, unreadable, changed since registration or invalid.
+
+    The message is one line naming the alias (when known), the version and the file, so that an
+    operator knows what to restore or retrain without reading a traceback.
+    """
+
+    def __init__(self, version: int, path: object, reason: str, alias: str | None = None) -> None:
+        self.version, self.path, self.reason, self.alias = version, path, reason, alias
+        super().__init__()
+
+    def __str__(self) -> str:
+        which = f"version {self.version}"
+        if self.alias is not None:
+            which = f"{self.alias!r} ({which})"
+        return f"model {which} cannot be loaded: {self.path}: {self.reason}"
+
+
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 

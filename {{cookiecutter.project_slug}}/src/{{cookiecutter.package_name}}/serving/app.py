@@ -8,9 +8,11 @@ No ``from __future__ import annotations`` here: FastAPI reads the endpoints' ann
 runtime, and the batch body is a class built inside ``create_app`` (its limit is a setting).
 """
 
+import asyncio
 import gc
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, cast
@@ -20,6 +22,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from loguru import logger
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 from prometheus_fastapi_instrumentator import Instrumentator
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
@@ -28,7 +32,7 @@ from .. import __doc__ as package_doc
 from .. import __version__
 from ..config import Settings, load_settings
 from ..logs import setup_logging
-from ..prediction_log import open_prediction_log
+from ..prediction_log import DisabledPredictionLog, PredictionLog, open_prediction_log
 from ..registry import load_model
 from ..versions import NoModelError
 from .middleware import BodySizeLimitMiddleware, RequestContextMiddleware
@@ -41,6 +45,7 @@ from .schemas import (
     ModelInfo,
     ModelRef,
     Prediction,
+    PredictionLogStatus,
     Readiness,
     Status,
     Trip,
@@ -51,6 +56,13 @@ COMPONENTS = "#/components/schemas/"
 # Generous for JSON trips (about 120 bytes each), small enough to refuse a runaway upload early.
 BYTES_PER_TRIP = 512
 BODY_OVERHEAD_BYTES = 64 * 1024
+# Bodies from this size on (about 500 trips) are parsed on a worker thread: a 10,000-trip body
+# takes tens of milliseconds, during which the event loop would answer nobody else. Below it,
+# the hand-off to a thread costs more than the parse. One thread for all: parses hold the GIL,
+# and every further thread that wants it delays the loop more (Starlette's 40-thread pool did
+# worse than one in `make bench`).
+THREAD_PARSE_MIN_BYTES = 64 * 1024
+PARSER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parse")
 
 
 def error_response(description: str, example: str) -> dict[str, Any]:
@@ -121,6 +133,14 @@ async def read_body(request: Request, model: type[BaseModel]) -> BaseModel:
         raise RequestValidationError(
             [{"loc": ("body",), "msg": "Field required", "type": "missing"}]
         )
+    if len(raw) >= THREAD_PARSE_MIN_BYTES:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(PARSER, parse_json, model, raw)
+    return parse_json(model, raw)
+
+
+def parse_json(model: type[BaseModel], raw: bytes) -> BaseModel:
+    """``raw`` validated as ``model``; problems as FastAPI reports them (see ``read_body``)."""
     try:
         return model.model_validate_json(raw)
     except ValidationError as error:
@@ -140,7 +160,8 @@ def document_bodies(app: FastAPI, bodies: list[type[BaseModel]]) -> None:
     fastapi_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
+        schema = app.openapi_schema
+        if schema is None:
             schema = fastapi_openapi()  # FastAPI's schema, cached on the app
             _, definitions = models_json_schema(
                 [(model, "validation") for model in bodies],
@@ -149,7 +170,7 @@ def document_bodies(app: FastAPI, bodies: list[type[BaseModel]]) -> None:
             schema.setdefault("components", {}).setdefault("schemas", {}).update(
                 definitions["$defs"]
             )
-        return app.openapi_schema
+        return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
@@ -172,6 +193,37 @@ class ServiceState:
         if self.predictor is None:
             raise HTTPException(status_code=503, detail=self.unavailable_reason)
         return self.predictor
+
+    def prediction_log_status(self) -> PredictionLogStatus:
+        sink = DisabledPredictionLog() if self.predictor is None else self.predictor.sink
+        problem = sink.problem if isinstance(sink, DisabledPredictionLog) else None
+        return PredictionLogStatus(
+            enabled=isinstance(sink, PredictionLog),
+            written_rows=sink.written_rows,
+            dropped_rows=sink.dropped_rows,
+            problem=problem,
+        )
+
+
+class PredictionLogCollector(Collector):
+    """The prediction log's row counts as Prometheus counters, read when /metrics is scraped."""
+
+    def __init__(self, state: ServiceState) -> None:
+        self.state = state
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        status = self.state.prediction_log_status()
+        yield CounterMetricFamily(
+            "prediction_log_written_rows",
+            "Served predictions written to the prediction log.",
+            value=status.written_rows,
+        )
+        yield CounterMetricFamily(
+            "prediction_log_dropped_rows",
+            "Served predictions the prediction log lost (disk full or read-only, writer behind, "
+            "or a log folder that could not be created).",
+            value=status.dropped_rows,
+        )
 
 
 def load_predictor(settings: Settings, metrics_registry: CollectorRegistry) -> Predictor:
@@ -280,6 +332,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics_registry = CollectorRegistry()
     ProcessCollector(registry=metrics_registry)
     PlatformCollector(registry=metrics_registry)
+    metrics_registry.register(PredictionLogCollector(state))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -325,9 +378,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tags=["operations"],
     )
     async def ready() -> Readiness:
-        """Readiness: a model is loaded and predictions can be served."""
+        """Readiness: a model is loaded and predictions can be served; what the prediction
+        log kept and lost (a lost row does not make the service unready)."""
         loaded = state.require_predictor().loaded
-        return Readiness(status="ready", model=model_ref(loaded))
+        return Readiness(
+            status="ready", model=model_ref(loaded), prediction_log=state.prediction_log_status()
+        )
 
     @app.get("/model", response_model=ModelInfo, responses={503: NO_MODEL}, tags=["model"])
     async def model_info() -> ModelInfo:
@@ -359,6 +415,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=BODY_OVERHEAD_BYTES + BYTES_PER_TRIP * serving.max_batch_size,
+        timeout=serving.body_timeout,
     )
     app.add_middleware(RequestContextMiddleware)  # outermost: ids and logs cover every answer
     return app

@@ -1,4 +1,4 @@
-"""Request ids, access logs and a body-size limit, as plain ASGI middleware.
+"""Request ids, access logs and a body-size limit and deadline, as plain ASGI middleware.
 
 Plain ASGI rather than Starlette's ``BaseHTTPMiddleware``: it adds no task or stream per request,
 which matters on an endpoint whose whole job takes well under a millisecond.
@@ -6,6 +6,7 @@ which matters on an endpoint whose whole job takes well under a millisecond.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -19,6 +20,11 @@ REQUEST_ID_HEADER = "x-request-id"
 # A caller's id is echoed into logs and headers, so only short, printable ids are kept.
 ACCEPTED_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 CONTENT_TOO_LARGE = 413
+REQUEST_TIMEOUT = 408
+
+
+class BodyTimeoutError(Exception):
+    """The client did not send the whole body before the deadline."""
 
 
 def request_id_from(scope: Scope) -> str:
@@ -69,11 +75,14 @@ class RequestContextMiddleware:
 
 
 class BodySizeLimitMiddleware:
-    """Refuse request bodies over ``max_bytes`` with 413 before reading them into memory."""
+    """Refuse request bodies over ``max_bytes`` with 413 before reading them into memory, and
+    bodies not received within ``timeout`` seconds with 408 (and a closed connection): a client
+    that announces a Content-Length and sends less would otherwise hold the request forever."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout
 
     def too_large(self) -> HTTPException:
         return HTTPException(
@@ -87,34 +96,53 @@ class BodySizeLimitMiddleware:
             return
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self.reply_too_large(send)
+                await self.reply(send, self.too_large().status_code, self.too_large().detail)
                 return
         received = 0
+        body_complete = False
+        response_started = False
+        deadline = asyncio.get_running_loop().time() + self.timeout
 
         async def counting_receive() -> Message:
             # Bodies without a Content-Length (chunked) are counted as they arrive; FastAPI
             # passes an HTTPException raised while it reads the body on to its handler.
-            nonlocal received
-            message = await receive()
+            nonlocal received, body_complete
+            if body_complete or response_started:
+                return await receive()  # e.g. waiting for a disconnect: no deadline
+            try:
+                async with asyncio.timeout_at(deadline):  # no task per call, unlike wait_for
+                    message = await receive()
+            except TimeoutError:
+                raise BodyTimeoutError from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
+                body_complete = not message.get("more_body", False)
                 if received > self.max_bytes:
                     raise self.too_large()
             return message
 
-        await self.app(scope, counting_receive, send)
+        async def watching_send(message: Message) -> None:
+            nonlocal response_started
+            response_started = True
+            await send(message)
 
-    async def reply_too_large(self, send: Send) -> None:
-        error = self.too_large()
-        body = json.dumps({"detail": error.detail}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": error.status_code,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
+        try:
+            await self.app(scope, counting_receive, watching_send)
+        except BodyTimeoutError:
+            if response_started:
+                raise
+            detail = f"request body not received within {self.timeout:g} s"
+            # Closing the connection: the rest of a late body must not be read as a new request.
+            await self.reply(send, REQUEST_TIMEOUT, detail, close=True)
+
+    @staticmethod
+    async def reply(send: Send, status: int, detail: str, *, close: bool = False) -> None:
+        body = json.dumps({"detail": detail}).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        if close:
+            headers.append((b"connection", b"close"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

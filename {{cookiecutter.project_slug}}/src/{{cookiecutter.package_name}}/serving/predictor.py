@@ -29,10 +29,11 @@ import numpy as np
 import pandas as pd
 from prometheus_client import CollectorRegistry, Histogram
 
-from ..data import INFERENCE_COLUMNS, PICKUP
+from ..data import INFERENCE_COLUMNS
 from ..features import feature_matrix
 from ..model import TripDurationModel
 from ..prediction_log import DisabledPredictionLog, PredictionSink
+from ..trip import PICKUP
 from ..versions import ModelVersion
 from .schemas import Trip
 
@@ -109,8 +110,9 @@ class Predictor:
     ) -> None:
         self.loaded = loaded
         self._batch_threads = batch_threads
-        self._sink = sink or DisabledPredictionLog()
-        self._logging = not isinstance(self._sink, DisabledPredictionLog)
+        self.sink = sink or DisabledPredictionLog()
+        # A log that could not start still counts what it loses.
+        self._logging = not isinstance(self.sink, DisabledPredictionLog) or bool(self.sink.problem)
         self._model_lock = threading.Lock()
         self._waiting: list[tuple[Trip, asyncio.Future[float]]] = []
         self._queued: set[asyncio.Task[None]] = set()
@@ -183,10 +185,10 @@ class Predictor:
         self._call_seconds.observe(time.perf_counter() - started)
         self._trips_per_call.observe(len(trips))
         if self._logging:  # queued here, written by the log's own thread
-            self._sink.record(columns_frame(columns), values, self.loaded.version.version)
+            self.sink.record(columns_frame(columns), values, self.loaded.version.version)
         return values.tolist()
 
     def close(self) -> None:
         """Finish the model calls under way, then write what the prediction log holds."""
         self._executor.shutdown(wait=True, cancel_futures=True)
-        self._sink.close()
+        self.sink.close()

@@ -229,9 +229,21 @@ class Status(BaseModel):
     status: str = Field(examples=["ok"])
 
 
+class PredictionLogStatus(BaseModel):
+    """What became of the served predictions this process was to log (since it started)."""
+
+    enabled: bool = Field(description="Whether predictions are being written to the log.")
+    written_rows: int = Field(ge=0)
+    dropped_rows: int = Field(
+        ge=0, description="Rows lost: the disk was full or read-only, or the writer fell behind."
+    )
+    problem: str | None = Field(None, description="Why the log is off although it was enabled.")
+
+
 class Readiness(BaseModel):
     status: str = Field(examples=["ready"])
     model: ModelRef
+    prediction_log: PredictionLogStatus
 
 
 class ErrorMessage(BaseModel):
