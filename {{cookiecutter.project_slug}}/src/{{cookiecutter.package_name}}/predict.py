@@ -56,7 +56,9 @@ class BatchSummary:
         )
 
 
-def score_rows(raw: pd.DataFrame, model: TripDurationModel, origin: object) -> tuple:
+def score_rows(
+    raw: pd.DataFrame, model: TripDurationModel, origin: object
+) -> tuple[np.ndarray, pd.Series]:
     """Prediction (NaN when rejected) and rejection reason (NA when predicted) for each row."""
     trips = to_trips(raw.reset_index(drop=True), INFERENCE_COLUMNS, origin)
     valid, rejected = split_for_inference(trips)

@@ -62,20 +62,22 @@ def score_champion(
     """The current champion's score; a champion that cannot be loaded scores None, with a warning.
 
     A broken champion must not block its own repair: the next good model replaces it. With a
-    ``cache``, a score already known for this version on these validation rows is reused.
+    ``cache``, a score already known for this version on these validation rows is reused; the
+    champion is still loaded (cheap next to predicting every validation row), so a damaged one
+    is found and replaced all the same.
     """
     champion = registry.get_version(CHAMPION)
     if champion is None:
         return ChampionScore(None, None)
-    if cache is not None and (known := cache.get(champion)) is not None:
-        logger.info("champion v{} was scored before on these validation rows", champion.version)
-        return ChampionScore(champion.version, known)
     try:
         model = registry.load(champion.version)
     except ModelLoadError as error:
         error.alias = CHAMPION
         logger.warning("{}; it counts as having no score, so the new model replaces it", error)
         return ChampionScore(champion.version, None)
+    if cache is not None and (known := cache.get(champion)) is not None:
+        logger.info("champion v{} was scored before on these validation rows", champion.version)
+        return ChampionScore(champion.version, known)
     rmse = score(model)
     if cache is not None:
         cache.put(champion, rmse)

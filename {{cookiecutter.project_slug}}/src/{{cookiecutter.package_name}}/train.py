@@ -142,7 +142,14 @@ def run_training(settings: Settings) -> TrainingResult:
     # Held from the comparison to the alias move: concurrent trainings take turns.
     with registry.lock():
         version, decision = register_and_promote(
-            settings, registry, model, metrics=metrics, val=val, facts=facts, cache=cache, watch=watch
+            settings,
+            registry,
+            model,
+            metrics=metrics,
+            val=val,
+            facts=facts,
+            cache=cache,
+            watch=watch,
         )
     logger.info("registered version {}: {}", version.version, decision.reason)
     watch.lap("register")
@@ -226,7 +233,11 @@ def write_metrics(
     stage_seconds: dict[str, float] | None = None,
 ) -> None:
     """The latest run's metrics in one predictable place, for CI and people."""
-    summary = {"version": version.version, "promoted": decision.promote, **metrics}
+    summary: dict[str, object] = {
+        "version": version.version,
+        "promoted": decision.promote,
+        **metrics,
+    }
     if stage_seconds:
         summary["stage_seconds"] = stage_seconds
     with atomic_write(path) as partial:
