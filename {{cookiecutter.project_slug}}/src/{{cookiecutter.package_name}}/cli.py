@@ -115,7 +115,12 @@ def predict(
     settings = settings_from()
     try:
         model, version = load_model(settings, alias)
-        summary = predict_file(source, target, model)
+        if settings.dask.scheduler_address:
+            from .distributed import predict_on_cluster  # noqa: PLC0415 - only for a cluster
+
+            summary = predict_on_cluster(settings.dask, source, target, model)
+        else:
+            summary = predict_file(source, target, model)
     except (DataError, LookupError, OutputError) as error:
         raise fail(error) from error
     typer.echo(

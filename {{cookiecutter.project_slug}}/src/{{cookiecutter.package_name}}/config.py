@@ -80,6 +80,21 @@ class TrainingSettings(BaseModel):
     )
 
 
+class DaskSettings(BaseModel):
+    """Where `train` and `predict` compute: here (no address) or on a Dask cluster."""
+
+    scheduler_address: str | None = Field(
+        None,
+        description="Dask scheduler, e.g. tcp://10.0.0.5:8786; empty: everything runs locally.",
+    )
+    connect_timeout: float = Field(30.0, gt=0, description="Seconds to wait for the scheduler.")
+
+    @field_validator("scheduler_address", mode="before")
+    @classmethod
+    def _empty_means_local(cls, value: object) -> object:
+        return None if value in ("", "none", "None") else value
+
+
 class LoggingSettings(BaseModel):
     level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     json_lines: bool = Field(False, description="Write JSON lines (for log collectors).")
@@ -229,6 +244,7 @@ class Settings(BaseSettings):
     registry: RegistrySettings = RegistrySettings()
 {%- endif %}
     logging: LoggingSettings = LoggingSettings()
+    dask: DaskSettings = DaskSettings()
 {%- if cookiecutter.hyperparameter_tuning == "optuna" %}
     tuning: TuningSettings = TuningSettings()
 {%- endif %}

@@ -70,17 +70,29 @@ def champion_rmse_on(registry: ModelRegistry, val: CleanTrips) -> float | None:
 
 def run_training(settings: Settings) -> TrainingResult:
     data = settings.data
-    train = load_month(data, data.train_month)
-    val = load_month(data, data.val_month)
     params = effective_params(settings)
-    model, metrics = fit_and_evaluate(train, val, params, settings.seed)
-    metrics.update(course_baseline(train.trips, val.trips))
-    logger.info("validation metrics on {}: {}", data.val_month, metrics)
-
     registry = open_registry(settings)
-    champion_rmse = champion_rmse_on(registry, val)
+    if settings.dask.scheduler_address:
+        # Dask loads only for a cluster run; the model is registered as after a local fit.
+        from .distributed import train_on_cluster  # noqa: PLC0415
+
+        fitted = train_on_cluster(settings, params, registry)
+        model, metrics, accounts = fitted.model, fitted.metrics, fitted.accounts
+        champion_rmse, input_example, compute = (
+            fitted.champion_rmse,
+            fitted.input_example,
+            fitted.compute,
+        )
+    else:
+        train = load_month(data, data.train_month)
+        val = load_month(data, data.val_month)
+        model, metrics = fit_and_evaluate(train, val, params, settings.seed)
+        metrics.update(course_baseline(train.trips, val.trips))
+        champion_rmse = champion_rmse_on(registry, val)
+        accounts = {"train": train.account.as_dict(), "validation": val.account.as_dict()}
+        input_example, compute = val.trips[list(INFERENCE_COLUMNS)].head(5), "local"
+    logger.info("validation metrics on {}: {}", data.val_month, metrics)
     decision = decide_promotion(metrics["rmse"], champion_rmse, settings.training.promotion_margin)
-    accounts = {"train": train.account.as_dict(), "validation": val.account.as_dict()}
     metadata = {
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "train_month": data.train_month,
@@ -96,6 +108,7 @@ def run_training(settings: Settings) -> TrainingResult:
         "features": list(FEATURE_NAMES),
         "params": model.params,
         "seed": settings.seed,
+        "compute": compute,
         "git_commit": git_commit(),
         "environment": environment(),
         "champion_rmse_before": champion_rmse,
@@ -109,7 +122,7 @@ def run_training(settings: Settings) -> TrainingResult:
         metrics,
         metadata,
         attachments={"model_card.md": card},
-        input_example=val.trips[list(INFERENCE_COLUMNS)].head(5),
+        input_example=input_example,
     )
     registry.set_alias(CHAMPION if decision.promote else CHALLENGER, version.version)
     logger.info("registered version {}: {}", version.version, decision.reason)
