@@ -35,6 +35,13 @@ OPTIONAL_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
     ("ci", "github"): (".gitlab-ci.yml",),
     ("ci", "gitlab"): (".github",),
     ("ci", "none"): (".github", ".gitlab-ci.yml"),
+    ("data_versioning", "none"): (
+        "dvc.yaml",
+        "params.yaml",
+        ".dvcignore",
+        ".dvc",
+        "tests/test_params_file.py",
+    ),
 }
 
 
@@ -58,12 +65,12 @@ def remove(root: Path, relative: str) -> None:
 
 
 def next_steps(answers: dict[str, str]) -> str:
-    steps = [
-        f"cd {answers['project_slug']}",
-        "make install     # Poetry venv in .venv",
-        "make train       # train on the bundled sample, register the model",
-        "make predict     # batch prediction on the bundled sample",
-    ]
+    steps = [f"cd {answers['project_slug']}", "make install     # Poetry venv in .venv"]
+    if answers.get("data_versioning") == "dvc":
+        steps.append("git init && make repro  # DVC pipeline: download months, train, evaluate")
+    else:
+        steps.append("make train       # train on the bundled sample, register the model")
+    steps.append("make predict     # batch prediction on the bundled sample")
     if answers["serving"] == "fastapi":
         steps.append("make serve       # FastAPI on http://127.0.0.1:8000/docs")
     steps.append("make help        # every task")

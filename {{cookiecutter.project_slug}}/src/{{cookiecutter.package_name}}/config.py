@@ -15,10 +15,23 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
+{%- if cookiecutter.data_versioning == "dvc" %}
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+{%- else %}
 from pydantic_settings import BaseSettings, SettingsConfigDict
+{%- endif %}
 
 ENV_PREFIX = "{{ cookiecutter.package_name | upper }}_"
 MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+{%- if cookiecutter.data_versioning == "dvc" %}
+# The DVC pipeline's parameters (dvc.yaml): read as settings, so the pipeline and the CLI agree.
+PARAMS_FILE = Path("params.yaml")
+{%- endif %}
 
 
 class DataSettings(BaseModel):
@@ -254,6 +267,21 @@ class Settings(BaseSettings):
 {%- endif %}
 {%- if cookiecutter.monitoring == "evidently" %}
     monitoring: MonitoringSettings = MonitoringSettings()
+{%- endif %}
+{%- if cookiecutter.data_versioning == "dvc" %}
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """``params.yaml`` below ``.env`` and the environment, above the defaults in code."""
+        params = YamlConfigSettingsSource(settings_cls, yaml_file=PARAMS_FILE)
+        return (init_settings, env_settings, dotenv_settings, params, file_secret_settings)
 {%- endif %}
 
 
