@@ -16,13 +16,13 @@ distributed are imported only in this module, which only runs with a scheduler a
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import dask
 import dask.dataframe as dd
+import lightgbm
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -156,22 +156,33 @@ def features_of(trips: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(feature_matrix(trips), columns=list(FEATURE_NAMES), index=trips.index)
 
 
+class LightGBMMessages:
+    """LightGBM's messages in this project's log instead of on standard output."""
+
+    def info(self, message: str) -> None:
+        logger.debug("lightgbm: {}", message)
+
+    def warning(self, message: str) -> None:
+        # LightGBM says the Dask estimator ignores n_jobs; each worker still trains with that
+        # many threads, which matters: bagging draws rows per block of threads.
+        log = logger.debug if "n_jobs will be ignored" in message else logger.warning
+        log("lightgbm: {}", message)
+
+
 def fit_on_cluster(
     client: Client, train: ClusterTrips, params: TrainingSettings, seed: int
 ) -> TripDurationModel:
     """LightGBM's Dask estimator with the local estimator's parameters; returns a local model."""
     features = train.trips.map_partitions(features_of, meta=features_of(train.trips._meta))
     estimator = DaskLGBMRegressor(client=client, **build_estimator(params, seed).get_params())
-    with warnings.catch_warnings():
-        # LightGBM says it ignores n_jobs; each worker still trains with that many threads, which
-        # matters: bagging draws rows per thread block, so the thread count changes the model.
-        warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")
-        estimator.fit(
-            features,
-            train.trips[DURATION],
-            feature_name=list(FEATURE_NAMES),
-            categorical_feature=list(CATEGORICAL_INDICES),
-        )
+    # LightGBM prints its messages, onto the command's output (JSON that scripts read).
+    lightgbm.register_logger(LightGBMMessages())
+    estimator.fit(
+        features,
+        train.trips[DURATION],
+        feature_name=list(FEATURE_NAMES),
+        categorical_feature=list(CATEGORICAL_INDICES),
+    )
     chosen = {name: getattr(params, name) for name in TUNABLE_PARAMS}
     # The plain LGBMRegressor: what the registry stores and the service loads, as after a local fit.
     return TripDurationModel(estimator=estimator.to_local(), params=chosen)
