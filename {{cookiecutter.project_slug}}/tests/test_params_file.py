@@ -16,9 +16,7 @@ PARAMS = yaml.safe_load((PROJECT_ROOT / PARAMS_FILE).read_text(encoding="utf-8")
 PIPELINE_ONLY = {"pipeline"}
 
 
-def test_params_file_is_read_below_the_environment(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-):
+def test_params_file_is_read_below_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     monkeypatch.chdir(tmp_path)
     (tmp_path / PARAMS_FILE).write_text(
         "seed: 7\ndata:\n  train_month: '2023-05'\ntraining:\n  n_estimators: 12\n",
