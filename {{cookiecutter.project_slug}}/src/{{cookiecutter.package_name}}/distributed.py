@@ -31,7 +31,7 @@ from dask.distributed import Client, wait
 from lightgbm import DaskLGBMRegressor
 from loguru import logger
 
-from .config import DaskSettings, DataSettings, Settings, TrainingSettings
+from .config import ENV_PREFIX, DaskSettings, DataSettings, Settings, TrainingSettings
 from .data import (
     DURATION,
     INFERENCE_COLUMNS,
@@ -39,6 +39,7 @@ from .data import (
     CleanTrips,
     DataError,
     RowAccount,
+    TooFewRowsError,
     clean_for_training,
     source_columns,
     to_trips,
@@ -46,6 +47,7 @@ from .data import (
 )
 from .features import CATEGORICAL_INDICES, FEATURE_NAMES, feature_matrix
 from .model import TUNABLE_PARAMS, TripDurationModel, build_estimator
+from .outputs import atomic_write
 from .predict import REJECTION, BatchSummary, predict_frame
 from .registry import ModelRegistry
 from .versions import CHAMPION
@@ -133,6 +135,11 @@ def load_month_on_cluster(client: Client, settings: DataSettings, month: str) ->
         write_quarantine(rows, settings.quarantine_dir / path.name)
     if account.used == 0:
         raise DataError(f"{path}: no usable rows left after validation and filtering")
+    if account.used < settings.min_rows:
+        raise TooFewRowsError(
+            f"{path}: {account.used} usable row(s) left after validation and filtering, "
+            f"fewer than {settings.min_rows} ({ENV_PREFIX}DATA__MIN_ROWS)"
+        )
     meta = to_trips(raw._meta, TRAINING_COLUMNS, path).assign(**{DURATION: pd.Series(dtype=float)})
     trips = dd.from_delayed([part.trips for part in cleaned], meta=meta, verify_meta=False)
     workers = sorted(client.scheduler_info()["workers"])
@@ -238,24 +245,25 @@ def predict_file_on_cluster(
     The workers read and score the partitions; this machine writes them one after the other into
     one parquet file, so the output is the same file a local run writes.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
     rows = rejected = 0
-    writer: pq.ParquetWriter | None = None
-    try:
-        for scored in scored_partitions(client, source, model):
-            table = pa.Table.from_pandas(
-                scored, schema=writer.schema if writer else None, preserve_index=False
-            )
-            if writer is None:
-                writer = pq.ParquetWriter(target, table.schema)
-            writer.write_table(table)
-            rows += len(scored)
-            rejected += int(scored[REJECTION].notna().sum())
-    finally:
-        if writer is not None:
-            writer.close()
-    if rows == 0:
-        raise DataError(f"{source}: the file has no rows")
+    # Whole or absent, as a local run's output: written under a hidden name, renamed at the end.
+    with atomic_write(target) as partial:
+        writer: pq.ParquetWriter | None = None
+        try:
+            for scored in scored_partitions(client, source, model):
+                table = pa.Table.from_pandas(
+                    scored, schema=writer.schema if writer else None, preserve_index=False
+                )
+                if writer is None:
+                    writer = pq.ParquetWriter(partial, table.schema)
+                writer.write_table(table)
+                rows += len(scored)
+                rejected += int(scored[REJECTION].notna().sum())
+        finally:
+            if writer is not None:
+                writer.close()
+        if rows == 0:
+            raise DataError(f"{source}: the file has no rows")
     summary = BatchSummary(rows=rows, predicted=rows - rejected, rejected=rejected)
     logger.info("{} -> {} on the cluster: {}", source, target, summary)
     return summary
