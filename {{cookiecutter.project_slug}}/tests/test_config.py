@@ -46,3 +46,15 @@ def test_invalid_values_name_the_setting(
     monkeypatch.setenv(f"{ENV_PREFIX}{name}", value)
     with pytest.raises(SettingsError, match=f"{ENV_PREFIX}{mentioned}"):
         load_settings()
+
+
+@pytest.mark.parametrize("value", ["", "none"])
+def test_no_scheduler_address_means_local(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str
+):
+    monkeypatch.chdir(tmp_path)
+    assert load_settings().dask.scheduler_address is None
+    monkeypatch.setenv(f"{ENV_PREFIX}DASK__SCHEDULER_ADDRESS", value)
+    assert load_settings().dask.scheduler_address is None
+    monkeypatch.setenv(f"{ENV_PREFIX}DASK__SCHEDULER_ADDRESS", "tcp://10.0.0.5:8786")
+    assert load_settings().dask.scheduler_address == "tcp://10.0.0.5:8786"

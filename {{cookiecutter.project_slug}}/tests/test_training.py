@@ -8,12 +8,12 @@ import os
 import numpy as np
 import pytest
 
+from {{ cookiecutter.package_name }} import train as train_module
 from {{ cookiecutter.package_name }}.config import Settings, TrainingSettings, usable_cpus
 from {{ cookiecutter.package_name }}.data import DURATION, load_month
 from {{ cookiecutter.package_name }}.model import TripDurationModel
 from {{ cookiecutter.package_name }}.registry import load_model, open_registry
 from {{ cookiecutter.package_name }}.scores import SCORES_FILE
-from {{ cookiecutter.package_name }} import train as train_module
 from {{ cookiecutter.package_name }}.train import TrainingResult, run_training
 from {{ cookiecutter.package_name }}.versions import CHALLENGER, CHAMPION
 

@@ -151,7 +151,12 @@ def predict(
     settings = settings_from()
     try:
         model, version = load_model(settings, alias)
-        summary = predict_source(source, target, model, settings.data)
+        if settings.dask.scheduler_address:
+            from .distributed import predict_on_cluster  # noqa: PLC0415 - only for a cluster
+
+            summary = predict_on_cluster(settings, source, target, model)
+        else:
+            summary = predict_source(source, target, model, settings.data)
     except (DataError, LookupError, OutputError, RegistryError) as error:
         raise fail(error) from error
     typer.echo(

@@ -12,11 +12,24 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
+{%- if cookiecutter.data_versioning == "dvc" %}
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+{%- else %}
 from pydantic_settings import BaseSettings, SettingsConfigDict
+{%- endif %}
 
 from .months import parse_months
 
 ENV_PREFIX = "{{ cookiecutter.package_name | upper }}_"
+{%- if cookiecutter.data_versioning == "dvc" %}
+# The DVC pipeline's parameters (dvc.yaml): read as settings, so the pipeline and the CLI agree.
+PARAMS_FILE = Path("params.yaml")
+{%- endif %}
 
 
 def usable_cpus() -> int:
@@ -117,6 +130,21 @@ class TrainingSettings(BaseModel):
     promotion_margin: float = Field(
         0.0, ge=0, description="RMSE a new model must gain over the champion to replace it."
     )
+
+
+class DaskSettings(BaseModel):
+    """Where `train` and `predict` compute: here (no address) or on a Dask cluster."""
+
+    scheduler_address: str | None = Field(
+        None,
+        description="Dask scheduler, e.g. tcp://10.0.0.5:8786; empty: everything runs locally.",
+    )
+    connect_timeout: float = Field(30.0, gt=0, description="Seconds to wait for the scheduler.")
+
+    @field_validator("scheduler_address", mode="before")
+    @classmethod
+    def _empty_means_local(cls, value: object) -> object:
+        return None if value in ("", "none", "None") else value
 
 
 class LoggingSettings(BaseModel):
@@ -286,6 +314,7 @@ class Settings(BaseSettings):
     registry: RegistrySettings = RegistrySettings()
 {%- endif %}
     logging: LoggingSettings = LoggingSettings()
+    dask: DaskSettings = DaskSettings()
 {%- if cookiecutter.hyperparameter_tuning == "optuna" %}
     tuning: TuningSettings = TuningSettings()
 {%- endif %}
@@ -295,6 +324,21 @@ class Settings(BaseSettings):
 {%- endif %}
 {%- if cookiecutter.monitoring == "evidently" %}
     monitoring: MonitoringSettings = MonitoringSettings()
+{%- endif %}
+{%- if cookiecutter.data_versioning == "dvc" %}
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """``params.yaml`` below ``.env`` and the environment, above the defaults in code."""
+        params = YamlConfigSettingsSource(settings_cls, yaml_file=PARAMS_FILE)
+        return (init_settings, env_settings, dotenv_settings, params, file_secret_settings)
 {%- endif %}
 
 

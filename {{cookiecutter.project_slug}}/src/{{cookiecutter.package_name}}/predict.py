@@ -167,20 +167,28 @@ def parquet_files(folder: Path) -> list[Path]:
     return files
 
 
-def predict_source(
-    source: str, target: Path, model: TripDurationModel, data: DataSettings
-) -> BatchSummary:
-    """Score a parquet file into the file ``target``, or a folder of them or a months spec
-    (``2023-01..2023-06``, files in ``data.data_dir``) into the folder ``target``."""
+def prediction_jobs(source: str, target: Path, data: DataSettings) -> list[tuple[Path, Path]]:
+    """(input, output) files: a parquet file into the file ``target``, or a folder of them or a
+    months spec (``2023-01..2023-06``, files in ``data.data_dir``) into the folder ``target``."""
     path = Path(source)
     if path.is_dir():
-        return predict_files(parquet_files(path), target, model, data.batch_rows)
+        return [(file, target / file.name) for file in parquet_files(path)]
     if not path.exists():
         try:
             months = parse_months(source)
         except ValueError:
-            months = ()  # not a months spec either: report the missing file below
+            months = ()  # not a months spec either: report the missing file when reading it
         if months:
             files = [data.month_file(month) for month in months]
-            return predict_files(files, target, model, data.batch_rows)
-    return predict_file(path, target, model, data.batch_rows)
+            return [(file, target / file.name) for file in files]
+    return [(path, target)]
+
+
+def predict_source(
+    source: str, target: Path, model: TripDurationModel, data: DataSettings
+) -> BatchSummary:
+    """Score every file of ``prediction_jobs``, streamed batch by batch."""
+    jobs = prediction_jobs(source, target, data)
+    if len(jobs) == 1 and jobs[0][1] == target:
+        return predict_file(jobs[0][0], target, model, data.batch_rows)
+    return predict_files([path for path, _ in jobs], target, model, data.batch_rows)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from loguru import logger
 
 from .baseline import course_baseline
@@ -108,48 +109,85 @@ def rmse_on(val: CleanTrips) -> Callable[[TripDurationModel], float]:
     return lambda model: regression_metrics(actual, model.predict(val.trips))["rmse"]
 
 
-def run_training(settings: Settings) -> TrainingResult:
+@dataclass
+class Fitted:
+    """A fitted candidate and what registering it needs, whether fitted here or on a cluster.
+
+    ``score`` measures any model on the same validation rows as the candidate (the champion is
+    compared with it); ``input_example`` is a few validation rows, stored with the model.
+    """
+
+    model: TripDurationModel
+    metrics: dict[str, float]
+    accounts: dict[str, dict[str, object]]
+    accounts_by_month: dict[str, dict[str, dict[str, object]]]
+    score: Callable[[TripDurationModel], float]
+    input_example: pd.DataFrame
+    compute: str = "local"
+
+
+def fit_here(settings: Settings, params: TrainingSettings, watch: Stopwatch) -> Fitted:
+    """Read and clean the months on this machine, fit, evaluate and run the course baseline."""
     data = settings.data
-    watch = Stopwatch()
     train = load_months(data, data.train_months, watch)
     val = load_months(data, data.val_months, watch)
-    params = effective_params(settings)
     model, metrics = fit_and_evaluate(train, val, params, settings.seed, watch)
     metrics.update(course_baseline(train.trips, val.trips))
-    logger.info("validation metrics on {}: {}", data.val_month, metrics)
+    return Fitted(
+        model=model,
+        metrics=metrics,
+        accounts={"train": train.account.as_dict(), "validation": val.account.as_dict()},
+        accounts_by_month={
+            role: {month: account.as_dict() for month, account in clean.by_month.items()}
+            for role, clean in (("train", train), ("validation", val))
+        },
+        score=rmse_on(val),
+        input_example=val.trips[list(INFERENCE_COLUMNS)].head(5),
+    )
 
+
+def run_training(settings: Settings) -> TrainingResult:
+    """Fit here, or on the Dask cluster when ``DASK__SCHEDULER_ADDRESS`` is set; then register."""
+    watch = Stopwatch()
+    params = effective_params(settings)
+    if settings.dask.scheduler_address:
+        # Dask loads only for a cluster run; the model is registered as after a local fit, with
+        # the client still open so that the champion is scored on the workers too.
+        from .distributed import fit_on_cluster  # noqa: PLC0415
+
+        with fit_on_cluster(settings, params, watch) as fitted:
+            return register(settings, params, fitted, watch)
+    return register(settings, params, fit_here(settings, params, watch), watch)
+
+
+def register(
+    settings: Settings, params: TrainingSettings, fitted: Fitted, watch: Stopwatch
+) -> TrainingResult:
+    """Record the run's facts, then compare, register and promote under the registry's lock."""
+    data = settings.data
+    metrics = fitted.metrics
+    logger.info("validation metrics on {}: {}", data.val_month, metrics)
     registry = open_registry(settings)
     inputs = input_files(data)
     sha256_by_month = {month: facts["sha256"] for month, facts in inputs.items()}
     cache = ScoreCache(
         settings.registry.models_dir / SCORES_FILE, validation_fingerprint(data, sha256_by_month)
     )
-    accounts = {"train": train.account.as_dict(), "validation": val.account.as_dict()}
-    by_month = {
-        role: {month: account.as_dict() for month, account in clean.by_month.items()}
-        for role, clean in (("train", train), ("validation", val))
-    }
     facts = {
         "train_month": data.train_month,
         "val_month": data.val_month,
         "train_months": list(data.train_months),
         "val_months": list(data.val_months),
         "inputs": inputs,
-        "rows": accounts,
-        "rows_by_month": by_month,
+        "rows": fitted.accounts,
+        "rows_by_month": fitted.accounts_by_month,
         "threads": params.n_jobs,
+        "compute": fitted.compute,
     }
     # Held from the comparison to the alias move: concurrent trainings take turns.
     with registry.lock():
         version, decision = register_and_promote(
-            settings,
-            registry,
-            model,
-            metrics=metrics,
-            val=val,
-            facts=facts,
-            cache=cache,
-            watch=watch,
+            settings, registry, fitted, facts=facts, cache=cache, watch=watch
         )
     logger.info("registered version {}: {}", version.version, decision.reason)
     watch.lap("register")
@@ -161,8 +199,8 @@ def run_training(settings: Settings) -> TrainingResult:
         version=version,
         metrics=metrics,
         decision=decision,
-        accounts=accounts,
-        accounts_by_month=by_month,
+        accounts=fitted.accounts,
+        accounts_by_month=fitted.accounts_by_month,
         stage_seconds=watch.rounded(),
     )
 
@@ -170,10 +208,8 @@ def run_training(settings: Settings) -> TrainingResult:
 def register_and_promote(
     settings: Settings,
     registry: ModelRegistry,
-    model: TripDurationModel,
+    fitted: Fitted,
     *,
-    metrics: dict[str, float],
-    val: CleanTrips,
     facts: dict[str, object],
     cache: ScoreCache | None = None,
     watch: Stopwatch | None = None,
@@ -184,7 +220,7 @@ def register_and_promote(
     rows; the candidate's score is added to it, for the next run's comparison.
     """
     watch = watch or Stopwatch()
-    score = rmse_on(val)
+    model, metrics, score = fitted.model, fitted.metrics, fitted.score
     margin = settings.training.promotion_margin
     champion = score_champion(registry, score, cache)
     champion_rmse = champion.rmse
@@ -209,7 +245,7 @@ def register_and_promote(
         metrics,
         metadata,
         attachments={"model_card.md": card},
-        input_example=val.trips[list(INFERENCE_COLUMNS)].head(5),
+        input_example=fitted.input_example,
     )
     if cache is not None:
         cache.put(version, metrics["rmse"])
