@@ -75,10 +75,9 @@ class Pipeline:
         }
 
 
-def test_own_lint_and_settings_tests_pass(dvc_project: InstalledProject):
-    """The option's code (settings read from params.yaml) passes the bake's ruff, black and mypy,
-    and its own tests of that file (the rest of its suite is any bake's: test_generated_project)."""
-    dvc_project.run("make", "lint", f"POETRY={tool('poetry')}")
+def test_own_params_file_tests_pass(dvc_project: InstalledProject):
+    """The bake's own tests of the option's code (settings read from params.yaml). Its ruff, black
+    and mypy run in the grid (test_combinations); the rest of its suite is any bake's."""
     result = dvc_project.run(
         str(dvc_project.bin / "pytest"), "-q", "-p", "no:cacheprovider", "tests/test_params_file.py"
     )
