@@ -9,7 +9,7 @@ VENV := .venv
 NODE_TOOLS := tests/node_modules/.package-lock.json
 PYTEST_ARGS ?=
 
-.PHONY: help install demo containers test test-fast lint format bench docs clean
+.PHONY: help install demo containers postgres test test-fast lint format bench docs clean
 
 help: ## List every task
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -30,13 +30,16 @@ install: $(VENV)/.installed ## Create .venv with the template's pinned dev tools
 demo: install ## Bake the default project, install it, train, serve and print a prediction (PM=uv: with uv)
 	$(VENV)/bin/python -m scripts.demo --package-manager $(or $(PM),poetry) $(if $(COLD),--cold)
 
-bench: install ## Bake the default project; time training at 70k/3M rows, accuracy, serving -> build/bench/results.md
+bench: install ## Bake the default project; time training at 70k/3M rows, accuracy, serving, team scale -> build/bench/results.md
 	$(VENV)/bin/python -m benchmarks.run $(ARGS)
 
 containers: ## Podman, runc and a local python:3.11-slim for the container tests (root; seconds once done)
 	.ci/setup-containers.sh > /dev/null
 
-test: install $(NODE_TOOLS) containers ## The whole test suite: fast and slow tiers (bakes, installs, containers)
+postgres: ## PostgreSQL's binaries for the team-server tests (root on a fresh machine; instant once there)
+	.ci/setup-postgres.sh
+
+test: install $(NODE_TOOLS) containers postgres ## The whole test suite: fast and slow tiers (bakes, installs, containers)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test-fast: install $(NODE_TOOLS) ## Only the fast tier (no installs)

@@ -1,12 +1,13 @@
-"""``make bench``: bake the default project, measure training speed, accuracy and serving.
+"""``make bench``: bake the default project, measure training speed, accuracy, serving, demo, team.
 
     make bench                              # all but "year"; results in build/bench/results.md
     .venv/bin/python -m benchmarks.run --only scale accuracy --rebake
     .venv/bin/python -m benchmarks.run --only year   # 36M rows: run it alone, on an idle machine
+    .venv/bin/python -m benchmarks.run --only team   # PostgreSQL, MLflow server, parallel tuning
 
-The full months are read from ``../shared/data`` (or ``--data``); without them the scale and
-accuracy parts say so and are skipped. Figures depend on the machine and on what else runs on it:
-they are reported, never asserted.
+The full months are read from ``../shared/data`` beside the main checkout (or ``--data``); without
+them the scale and accuracy parts say so and are skipped. Figures depend on the machine and on what
+else runs on it: they are reported, never asserted.
 """
 
 from __future__ import annotations
@@ -14,19 +15,42 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import accuracy, at_scale, demo, serving, training
+from benchmarks import accuracy, at_scale, demo, serving, team, training
 from benchmarks.bake import BENCH_DIR, default_project
 from tests.baking import TEMPLATE_ROOT
 
-DEFAULT_DATA = TEMPLATE_ROOT.parent / "shared" / "data"
-PARTS = ("scale", "train", "history", "year", "accuracy", "serving", "demo")
+PARTS = ("scale", "train", "history", "year", "accuracy", "serving", "demo", "team")
 # Heavy (12 resampled months of 3M rows, about 1 GB on disk; minutes): only when asked for.
-DEFAULT_PARTS = ("scale", "train", "history", "accuracy", "serving", "demo")
+DEFAULT_PARTS = tuple(part for part in PARTS if part != "year")
+
+
+def main_checkout() -> Path:
+    """The repository's main working tree, also when this runs in a ``git worktree``.
+
+    The real months sit beside the main checkout (``../shared/data``); a worktree lives elsewhere
+    (``/work/wt/<branch>``), so its own parent is the wrong place to look.
+    """
+    try:
+        common = subprocess.run(
+            ["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
+            cwd=TEMPLATE_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return TEMPLATE_ROOT  # not a git checkout (an sdist, an exported tree)
+    return Path(common).parent
+
+
+DEFAULT_DATA = main_checkout().parent / "shared" / "data"
 
 
 def machine() -> str:
@@ -135,6 +159,15 @@ def main() -> int:
     if "demo" in args.only:
         print("\n==> cold make demo with each package manager (empty download caches)", flush=True)
         sections.append("## Cold demo per package manager\n\n" + demo.table(demo.measure()))
+        print(sections[-1], flush=True)
+
+    if "team" in args.only:
+        print("\n==> team scale: parallel tuning on PostgreSQL, train on a server", flush=True)
+        # The full months make trials long enough to measure; the bundled sample otherwise.
+        data = args.data if have_data else project.root / "data" / "sample"
+        with tempfile.TemporaryDirectory(prefix="team-bench-") as work:
+            results = team.measure(project, data, Path(work))
+        sections.append(f"## Team scale (data: {data})\n\n" + team.table(results))
         print(sections[-1], flush=True)
 
     report = "\n\n".join(

@@ -37,10 +37,12 @@ OPTIONAL_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
         "src/{package}/registry_mlflow.py",
         "src/{package}/tracking.py",
         "tests/test_registry_mlflow.py",
+        # The compose stack is the team's MLflow server: nothing to compose without it.
+        "compose.yaml",
     ),
     ("hyperparameter_tuning", "none"): ("src/{package}/tune.py", "tests/test_tune.py"),
     ("monitoring", "none"): ("src/{package}/monitor.py", "tests/test_monitor.py"),
-    ("docker", "no"): ("Dockerfile", ".dockerignore", "deploy"),
+    ("docker", "no"): ("Dockerfile", ".dockerignore", "compose.yaml", "deploy"),
     ("ci", "github"): (".gitlab-ci.yml", "renovate.json"),
     ("ci", "gitlab"): (".github",),
     ("ci", "none"): (".github", ".gitlab-ci.yml", "renovate.json"),

@@ -8,6 +8,9 @@ import pytest
 
 from .baking import ALL_OFF, InstalledProject, install
 
+# Session fixtures of the team-server tests: one PostgreSQL cluster and one MLflow server.
+from .services import postgres_cluster, team_server  # noqa: F401
+
 
 def bake_or_fail(cookies_session, answers: dict[str, str]) -> Path:
     result = cookies_session.bake(extra_context=answers)

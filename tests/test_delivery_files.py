@@ -174,16 +174,23 @@ def test_dockerfile_shape(bakes: dict[str, Path], name: str):
     assert users == ["10001:10001"]
     answers = answers_of(name)
     service = answers["serving"] == "fastapi"
+    # Extra dependency groups by build argument (compose.yaml's team image); none by default.
+    assert 'ARG EXTRA_GROUPS=""\n' in text
     if answers["package_manager"] == "uv":
         assert re.search(r'"uv==\d+\.\d+\.\d+"', text), "uv's version is pinned"
         assert "COPY pyproject.toml uv.lock ./" in text
         assert "RUN --mount=type=cache,target=/root/.cache/uv" in text
         groups = "--no-default-groups" if service else "--no-dev"
-        assert f"uv sync --frozen --no-install-project {groups}" in text
+        assert f"uv sync --frozen --no-install-project {groups} $groups" in text
+        assert 'IFS=","; for group in $EXTRA_GROUPS; do groups="$groups --group $group"' in text
         assert "poetry" not in text.lower()
     else:
         assert re.search(r'poetry==\d+\.\d+\.\d+"', text), "Poetry's version is pinned"
-        groups = "--only main" if service else "--without dev"
+        groups = (
+            '--only "main${EXTRA_GROUPS:+,$EXTRA_GROUPS}"'
+            if service
+            else '--without dev ${EXTRA_GROUPS:+--with "$EXTRA_GROUPS"}'
+        )
         assert f"poetry install {groups} --no-root" in text
         assert "COPY pyproject.toml poetry.lock ./" in text
     healthchecks = [rest for keyword, rest in runtime if keyword == "HEALTHCHECK"]
@@ -448,6 +455,62 @@ def test_makefile_docker_targets(bakes: dict[str, Path]):
     assert "/models:/app/models:ro" in files_only
     podman = run(["make", "-n", "docker-build", "DOCKER=podman"], root).stdout
     assert "podman build" in podman
+
+
+def test_makefile_team_targets(bakes: dict[str, Path]):
+    """With a tracking server the container needs no mounts; the compose stack needs a password."""
+    root = bakes["default"]
+    remote = run(["make", "-n", "docker-run", "MLFLOW_TRACKING_URI=http://mlflow"], root).stdout
+    assert "-e MLFLOW_TRACKING_URI" in remote and " -v " not in remote
+    assert "docker compose up --detach --build" in run(["make", "-n", "up"], root).stdout
+    assert "docker compose down" in run(["make", "-n", "down"], root).stdout
+    server = run(["make", "-n", "mlflow-server"], root).stdout
+    assert "--serve-artifacts" in server and "--artifacts-destination" in server
+
+
+def uses_mlflow(name: str) -> bool:
+    return ANSWER_SETS[name][0].get("experiment_tracking", "mlflow") == "mlflow"
+
+
+@pytest.mark.parametrize("name", bakes_where(docker="yes"))
+def test_compose_file_follows_the_compose_spec(bakes: dict[str, Path], name: str):
+    """The team stack: valid, healthy before use, jobs under a profile, no secret, no open port."""
+    path = bakes[name] / "compose.yaml"
+    assert path.is_file() is uses_mlflow(name)
+    if not uses_mlflow(name):
+        return
+    check_schema("vendor.compose-spec", path)
+    text = path.read_text(encoding="utf-8")
+    services = yaml.safe_load(text)["services"]
+    service = answers_of(name)["serving"] == "fastapi"
+    assert set(services) == {"postgres", "mlflow", "train", "tune", *(["api"] if service else [])}
+    if service:
+        assert services["api"]["depends_on"] == {"mlflow": {"condition": "service_healthy"}}
+        assert services["api"]["environment"]["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
+    assert services["mlflow"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    assert all("healthcheck" in services[name] for name in ("postgres", "mlflow"))
+    # One team image for both package managers: the Dockerfile's EXTRA_GROUPS build argument.
+    for team in ("mlflow", "train", "tune"):
+        assert services[team]["build"]["args"] == {"EXTRA_GROUPS": "postgres,tuning"}
+    # Entrypoints are set, so the commands hold whether the image's own is the CLI (jobs) or none.
+    assert services["mlflow"]["entrypoint"] == ["mlflow", "server"]
+    assert services["train"]["entrypoint"] == ["trip-duration"]
+    assert services["train"]["command"] == ["train"]
+    assert services["tune"]["command"] == ["tune", "--workers", "2"]
+    assert all(services[job]["profiles"] == ["jobs"] for job in ("train", "tune"))
+    assert "postgres:/var/lib/postgresql/data" in services["postgres"]["volumes"]
+    # The password is always interpolated from .env, and required.
+    uses = [line for line in text.splitlines() if "POSTGRES_PASSWORD" in line.split("#")[0]]
+    assert uses and all("${POSTGRES_PASSWORD:?" in line for line in uses)
+    ports = [port for service in services.values() for port in service.get("ports", [])]
+    assert ports and all(port.startswith("127.0.0.1:") for port in ports)
+
+
+def test_compose_schema_check_can_fail(tmp_path: Path):
+    broken = tmp_path / "compose.yaml"
+    broken.write_text("services:\n  api:\n    ports: 8000\n    restart: sometimes\n")
+    with pytest.raises(AssertionError, match="compose"):
+        check_schema("vendor.compose-spec", broken)
 
 
 def test_makefile_docker_run_of_the_jobs_image(bakes: dict[str, Path]):

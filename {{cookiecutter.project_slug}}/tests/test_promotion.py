@@ -9,6 +9,7 @@ from {{ cookiecutter.package_name }}.promotion import ChampionScore, promote, sc
 from {{ cookiecutter.package_name }}.versions import (
     CHALLENGER,
     CHAMPION,
+    AliasConflictError,
     ModelLoadError,
     ModelVersion,
 )
@@ -72,3 +73,74 @@ def test_a_champion_that_cannot_be_loaded_scores_nothing_and_is_replaced():
     )
     assert decision.promote
     assert registry.aliases[CHAMPION] == 2
+
+
+@dataclass
+class RacingRegistry(MemoryRegistry):
+    """Another job's alias write lands at the moment of ours, as on a shared registry server."""
+
+    rival: tuple[int, Scored] = (9, Scored(1.0))
+    refuse_first_write: bool = False
+    overwrite_after_first_write: bool = False
+    writes: int = 0
+
+    def set_alias(self, alias: str, version: int) -> None:
+        self.writes += 1
+        number, model = self.rival
+        if self.writes == 1 and self.refuse_first_write:
+            self.models[number] = model  # the rival inserted the alias first: ours is a duplicate
+            self.aliases[CHAMPION] = number
+            raise AliasConflictError(f"m@{alias} moved by another job")
+        super().set_alias(alias, version)
+        if self.writes == 1 and self.overwrite_after_first_write:
+            self.models[number] = model  # the rival's write, a moment after ours, wins
+            self.aliases[CHAMPION] = number
+
+
+def test_a_duplicate_alias_write_is_compared_again_not_fatal():
+    registry = RacingRegistry(
+        models={1: Scored(5.0)}, refuse_first_write=True, rival=(2, Scored(4.0))
+    )
+    decision = promote(
+        registry,
+        1,
+        candidate_rmse=5.0,
+        compared=ChampionScore(None, None),
+        score=by_rmse,
+        margin=0.0,
+    )
+    assert not decision.promote
+    assert registry.aliases == {CHAMPION: 2, CHALLENGER: 1}
+
+
+def test_a_worse_rival_that_overwrites_the_champion_is_replaced_again():
+    registry = RacingRegistry(
+        models={1: Scored(4.0)}, overwrite_after_first_write=True, rival=(2, Scored(5.0))
+    )
+    decision = promote(
+        registry,
+        1,
+        candidate_rmse=4.0,
+        compared=ChampionScore(None, None),
+        score=by_rmse,
+        margin=0.0,
+    )
+    assert decision.promote
+    assert registry.aliases[CHAMPION] == 1
+    assert registry.writes == 2
+
+
+def test_a_better_rival_that_overwrites_the_champion_keeps_it():
+    registry = RacingRegistry(
+        models={1: Scored(5.0)}, overwrite_after_first_write=True, rival=(2, Scored(4.0))
+    )
+    decision = promote(
+        registry,
+        1,
+        candidate_rmse=5.0,
+        compared=ChampionScore(None, None),
+        score=by_rmse,
+        margin=0.0,
+    )
+    assert not decision.promote
+    assert registry.aliases == {CHAMPION: 2, CHALLENGER: 1}

@@ -81,6 +81,37 @@ def test_tune_command_writes_the_params_train_reads(
     written = json.loads((isolated_env / "best_params.json").read_text(encoding="utf-8"))
     assert summary["best_params"] == written
     assert summary["completed"] + summary["pruned"] == 2
+
+
+def test_two_workers_share_one_study_on_a_storage(settings: Settings, tmp_path: Path):
+    """`--workers 2`: a spawned worker beside this process; both take trials of one study."""
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    space = SMALL_SEARCH.model_copy(update={"n_trials": 4, "workers": 2, "storage": storage})
+    result = run_tuning(settings.model_copy(update={"tuning": space}))
+
+    study = optuna.load_study(study_name=result.study_name, storage=storage)
+    workers = {trial.user_attrs["worker"] for trial in study.trials}
+    assert len(workers) == 2
+    # Each worker stops once the study has the budget; one may be finishing a trial then.
+    assert 4 <= result.completed + result.pruned == len(study.trials) <= 5
+    assert result.failed == 0
+    assert json.loads(settings.training.params_file.read_text(encoding="utf-8")) == (
+        result.best_params
+    )
+
+    alone = space.model_copy(update={"workers": 1})
+    again = run_tuning(settings.model_copy(update={"tuning": alone}))
+    # A worker that joins a study which already has its budget adds no trial.
+    joined = optuna.load_study(study_name=result.study_name, storage=storage)
+    assert len(joined.trials) == len(study.trials)
+    assert again.best_params == result.best_params
+
+
+def test_parallel_workers_without_a_storage_are_refused(isolated_env: Path):
+    result = CliRunner().invoke(app, ["tune", "--workers", "2"])
+    assert result.exit_code == 2
+    assert f"{ENV_PREFIX}TUNING: " in result.stderr
+    assert "TUNING__STORAGE" in result.stderr
 {%- if cookiecutter.experiment_tracking == "mlflow" %}
 
 

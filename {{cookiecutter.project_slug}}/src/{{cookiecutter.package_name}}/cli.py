@@ -169,6 +169,10 @@ def predict(
 @app.command()
 def tune(
     n_trials: Annotated[int | None, typer.Option(help="Trials (default: from settings).")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Processes on this machine (default: settings; >1 needs a storage)."),
+    ] = None,
     train_month: Month = None,
     val_month: Month = None,
 ) -> None:
@@ -176,17 +180,25 @@ def tune(
     from .tune import run_tuning  # noqa: PLC0415 - optuna loads only for this command
 
     settings = settings_from(train_month=train_month, val_month=val_month)
-    if n_trials is not None:
-        tuning = settings.tuning.model_copy(update={"n_trials": n_trials})
-        settings = settings.model_copy(update={"tuning": tuning})
+    updates = {"n_trials": n_trials, "workers": workers}
+    updates = {key: value for key, value in updates.items() if value is not None}
+    if updates:
+        try:
+            tuning = {**settings.tuning.model_dump(), **updates}
+            settings = load_settings(data=settings.data.model_dump(), tuning=tuning)
+        except SettingsError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(code=2) from error
     try:
         result = run_tuning(settings)
     except (DataError, OutputError) as error:
         raise fail(error) from error
     summary = {
+        "study": result.study_name,
         "best_rmse": result.best_rmse,
         "completed": result.completed,
         "pruned": result.pruned,
+        "failed": result.failed,
         "best_params": result.best_params,
     }
     typer.echo(json.dumps(summary, indent=2))

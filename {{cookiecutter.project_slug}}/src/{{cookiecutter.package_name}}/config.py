@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator{% if cookiecutter.hyperparameter_tuning == "optuna" %}, model_validator{% endif %}
 {%- if cookiecutter.data_versioning == "dvc" %}
 from pydantic_settings import (
     BaseSettings,
@@ -195,6 +195,32 @@ class TuningSettings(BaseModel):
     subsample: tuple[float, float] = (0.5, 1.0)
     colsample_bytree: tuple[float, float] = (0.5, 1.0)
     reg_lambda: tuple[float, float] = (1e-3, 30.0)
+    storage: str | None = Field(
+        None,
+        description="Optuna RDB storage that parallel workers share, e.g. "
+        "postgresql://tuner@db-host/optuna (default: in memory, one process).",
+    )
+    study_name: str | None = Field(
+        None, description="Study that workers on this storage join (default: from the months)."
+    )
+    workers: int = Field(1, ge=1, description="Tuning processes on this machine (>1: `storage`).")
+    heartbeat_seconds: int = Field(
+        30, ge=1, description="A worker's trials silent for twice this long are marked failed."
+    )
+
+    @field_validator("storage", "study_name", mode="before")
+    @classmethod
+    def _empty_means_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _parallel_needs_storage(self) -> TuningSettings:
+        if self.workers > 1 and self.storage is None:
+            raise ValueError(
+                "workers > 1 share one study, which needs a storage: set TUNING__STORAGE to an "
+                "RDB URL (postgresql://... or sqlite:///optuna.db)"
+            )
+        return self
 
     @field_validator(
         "learning_rate",

@@ -12,12 +12,25 @@ from typing import TYPE_CHECKING
 
 from loguru import logger
 
-from .versions import CHALLENGER, CHAMPION, ModelLoadError
+from .versions import (
+    CHALLENGER,
+    CHAMPION,
+    AliasConflictError,
+    ModelLoadError,
+    ModelVersion,
+    RegistryError,
+)
 
 if TYPE_CHECKING:
     from .model import TripDurationModel
     from .registry import ModelRegistry
     from .scores import ScoreCache
+
+
+# Concurrent jobs on a server without a lock converge in a few rounds; beyond this, give up loudly.
+MAX_PROMOTION_ATTEMPTS = 10
+# A version number no champion has: forces the next round to read and score the champion again.
+UNKNOWN_VERSION = -1
 
 
 @dataclass(frozen=True)
@@ -97,14 +110,36 @@ def promote(
     """Move ``champion`` (or ``challenger``) to the candidate, on a comparison that is current.
 
     Under the registry's lock the champion cannot change between the comparison and the move. A
-    store without one (a remote registry server) is re-read just before the move, and the candidate
-    compared again if another job promoted a model in the meantime.
+    store without one (a remote registry server) is re-read just before the move and read again
+    after it: when another job moved the champion at the same moment (its write won, or the
+    server refused ours as a duplicate), the candidate is compared with that champion and the
+    move is made again. Every job ends agreeing on the better model, whichever wrote last.
     """
-    with registry.lock():
-        latest = registry.get_version(CHAMPION)
-        if (None if latest is None else latest.version) != compared.version:
-            compared = score_champion(registry, score, cache)
-            logger.info("the champion changed during registration: compared again")
-        decision = decide_promotion(candidate_rmse, compared.rmse, margin)
-        registry.set_alias(CHAMPION if decision.promote else CHALLENGER, candidate)
-    return decision
+    for _ in range(MAX_PROMOTION_ATTEMPTS):
+        with registry.lock():
+            latest = registry.get_version(CHAMPION)
+            if version_of(latest) != compared.version:
+                compared = score_champion(registry, score, cache)
+                logger.info("the champion changed during registration: compared again")
+            decision = decide_promotion(candidate_rmse, compared.rmse, margin)
+            try:
+                registry.set_alias(CHAMPION if decision.promote else CHALLENGER, candidate)
+            except AliasConflictError as conflict:
+                logger.info("{}: compared again", conflict)
+                compared = ChampionScore(UNKNOWN_VERSION, None)
+                continue
+        if not decision.promote:
+            return decision
+        after = version_of(registry.get_version(CHAMPION))
+        if after == candidate:
+            return decision
+        logger.info("another job moved the champion to version {}: compared again", after)
+        compared = ChampionScore(UNKNOWN_VERSION, None)
+    raise RegistryError(
+        f"the champion kept moving during {MAX_PROMOTION_ATTEMPTS} attempts to promote version "
+        f"{candidate}; it is registered: set the alias by hand or train again"
+    )
+
+
+def version_of(version: ModelVersion | None) -> int | None:
+    return None if version is None else version.version

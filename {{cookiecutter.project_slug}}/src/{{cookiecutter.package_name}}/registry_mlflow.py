@@ -40,7 +40,13 @@ from .features import FEATURE_NAMES, feature_matrix
 from .logs import strip_credentials
 from .model import CONTRACT_FILE, TripDurationModel
 from .tracking import SQLITE_PREFIX, client_for, flatten, start_run
-from .versions import ModelLoadError, ModelVersion, RegistryError, RegistryUnavailableError
+from .versions import (
+    AliasConflictError,
+    ModelLoadError,
+    ModelVersion,
+    RegistryError,
+    RegistryUnavailableError,
+)
 
 MODEL_ARTIFACT = "model"
 # The file the LightGBM flavour writes the booster to (LightGBM's text format).
@@ -116,6 +122,12 @@ def signature_of(model: TripDurationModel, example: pd.DataFrame) -> ModelSignat
         # MLflow hints that integer columns cannot hold missing values; ours must not have any.
         warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
         return infer_signature(example, model.predict_features(example.to_numpy()))
+
+
+def is_conflict(error: MlflowException) -> bool:
+    """Two writers inserted the same key at once (PostgreSQL, MySQL or SQLite wording)."""
+    text = str(error).lower()
+    return any(sign in text for sign in ("unique constraint", "uniqueviolation", "duplicate"))
 
 
 def is_missing(error: MlflowException) -> bool:
@@ -214,6 +226,8 @@ class MlflowRegistry:
         except MlflowException as error:
             if is_missing(error):
                 raise LookupError(f"{self.name} has no version {version}") from error
+            if is_conflict(error):
+                raise AliasConflictError(f"{self.name}@{alias} moved by another job") from error
             raise
 
     @mlflow_errors

@@ -21,6 +21,11 @@ class RegistryUnavailableError(RegistryError):
     exit_code = 7
 
 
+class AliasConflictError(RegistryError):
+    """Another job moved the same alias at the same moment, in a store without a lock (a registry
+    server answers with its database's unique-key violation): read the alias again and retry."""
+
+
 class ModelLoadError(RegistryError):
     """A registered model's file is missing, unreadable, changed since registration or invalid.
 

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Prepare a Debian/Ubuntu CI machine (run as root) for the team-server tests: PostgreSQL's server
+# binaries, and `runuser` to run them as the postgres user (initdb refuses root).
+#
+# Idempotent: when /usr/lib/postgresql/<version>/bin/initdb exists it changes nothing. The tests
+# start their own throwaway cluster on a free port (tests/services.py), so the package's default
+# cluster is not wanted: createcluster.conf tells the package not to create (and start) one.
+set -euo pipefail
+
+log() { printf '[setup-postgres] %s\n' "$*" >&2; }
+
+if compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+    exit 0
+fi
+if [[ $EUID -ne 0 ]]; then
+    log "PostgreSQL is not installed and installing it needs root: apt-get install postgresql"
+    exit 1
+fi
+
+START=$SECONDS
+mkdir -p /etc/postgresql-common/createcluster.d
+echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.d/mlops-ci.conf
+export DEBIAN_FRONTEND=noninteractive
+apt_log="$(mktemp)"
+if ! { apt-get -qq update && apt-get -qq install -y -o Dpkg::Use-Pty=0 postgresql util-linux; } \
+    >"$apt_log" 2>&1; then
+    tail -n 30 "$apt_log" >&2
+    exit 1
+fi
+rm -f "$apt_log"
+log "installed $(compgen -G '/usr/lib/postgresql/*/bin/initdb' | head -n1) in $((SECONDS - START)) s"
