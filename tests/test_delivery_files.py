@@ -226,7 +226,11 @@ def test_dockerignore_is_an_allow_list(bakes: dict[str, Path], name: str):
 @pytest.mark.parametrize("name", bakes_where(ci="github"))
 def test_github_workflow_is_actionlint_clean_and_valid(bakes: dict[str, Path], name: str):
     root = bakes[name]
-    workflows = [root / ".github" / "workflows" / f"{stem}.yml" for stem in ("ci", "release")]
+    workflows = sorted((root / ".github" / "workflows").glob("*.yml"))
+    expected = {"ci", "release"} | (
+        {"retrain"} if answers_of(name)["experiment_tracking"] == "mlflow" else set()
+    )
+    assert {path.stem for path in workflows} == expected
     assert actionlint(*workflows) == []
     check_schema("vendor.github-workflows", *workflows)
     check_schema(
@@ -280,6 +284,37 @@ def test_github_workflow_jobs(bakes: dict[str, Path], name: str):
         cached = next(s for s in steps if s.get("uses", "").startswith("actions/cache"))
         assert {"~/.cache/pip", "~/.cache/pypoetry"} <= set(cached["with"]["path"].split())
         assert "poetry install" in installs
+
+
+@pytest.mark.parametrize("name", bakes_where(ci="github", experiment_tracking="mlflow"))
+def test_scheduled_retraining_workflow_runs_the_loop_with_secrets(bakes: dict[str, Path], name: str):
+    path = bakes[name] / ".github" / "workflows" / "retrain.yml"
+    workflow = yaml.safe_load(path.read_text())
+    triggers = workflow_triggers(workflow)
+    assert set(triggers) == {"schedule", "workflow_dispatch"}
+    assert [entry["cron"] for entry in triggers["schedule"]] == ["0 6 5 * *"]
+    assert workflow["concurrency"]["cancel-in-progress"] is False
+    (job,) = workflow["jobs"].values()
+    (loop,) = [step for step in job["steps"] if "make retrain-loop" in step.get("run", "")]
+    assert "--download" in loop["run"]
+    # The team server's address and credentials come from secrets, in this step only.
+    mlflow = {"MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"}
+    assert {key: loop["env"][key] for key in mlflow} == {
+        key: f"${{{{ secrets.{key} }}}}" for key in mlflow
+    }
+    assert 'if [ -z "$MLFLOW_TRACKING_URI" ]' in loop["run"]
+    ci = (bakes[name] / ".github" / "workflows" / "ci.yml").read_text()
+    assert "secrets." not in ci
+
+
+@pytest.mark.parametrize("name", bakes_where(experiment_tracking="none"))
+def test_no_scheduled_retraining_in_ci_without_a_tracking_server(
+    bakes: dict[str, Path], name: str
+):
+    root = bakes[name]
+    assert not (root / ".github" / "workflows" / "retrain.yml").exists()
+    gitlab = root / ".gitlab-ci.yml"
+    assert not gitlab.exists() or "retrain-loop" not in gitlab.read_text()
 
 
 @pytest.mark.parametrize("name", bakes_where(ci="github"))
@@ -364,6 +399,14 @@ def test_gitlab_ci_is_valid(bakes: dict[str, Path], name: str):
     assert pipeline["release"]["release"]["description"] == "RELEASE_NOTES.md"
     assert pipeline["test"]["script"][0].startswith("make test")
     assert pipeline["train"]["script"][:2] == ["make train", "make predict"]
+    # Scheduled retraining, on pipeline schedules only, with the team server's variables in its
+    # script only (the other jobs never see them).
+    loop = pipeline["retrain-loop"]
+    assert loop["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
+    assert loop["script"][-1].startswith('make retrain-loop ARGS="--download')
+    assert "RETRAIN_MLFLOW_TRACKING_URI:?" in loop["script"][0]
+    others = {job: spec for job, spec in pipeline.items() if job != "retrain-loop"}
+    assert "RETRAIN_MLFLOW" not in json.dumps(others)
 
 
 def test_gitlab_schema_check_can_fail(tmp_path: Path):

@@ -9,9 +9,9 @@ request, and a change in the machine's other load falls on both alike. A bare Fa
 (the same champion, predicting the way FastAPI's tutorial writes a model endpoint: a pydantic body,
 a one-row DataFrame, ``model.predict``; no middleware, no logging; served by uvicorn in its own
 process) is loaded in the same rounds: /predict, which parses the body in one pass and gathers
-concurrent trips into one model call, should answer more requests per second than it. Then /health
-is loaded lightly, alone and while 8 clients keep sending 10,000-trip batches, to show that batches
-do not stall the event loop. wrk is used when it is installed (it is
+concurrent trips into one model call, should answer more requests per second than it. Then
+/health is loaded lightly, alone and while 8 clients keep sending 10,000-trip batches, to show
+that batches do not stall the event loop. wrk is used when it is installed (it is
 much lighter than the server it loads), locust (a dev dependency) otherwise. Targets, for one
 worker at 50 connections: /predict at least 80% of /health's requests per second and at least 1.2x
 the bare endpoint's, /predict p99 under 50 ms, a 10,000-trip batch under 100 ms in-process. They

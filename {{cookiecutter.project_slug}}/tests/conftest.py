@@ -14,6 +14,7 @@ import pytest
 from {{ cookiecutter.package_name }}.config import (
     ENV_PREFIX,
     DataSettings,
+    FeedbackSettings,
     LoggingSettings,
     RegistrySettings,
     Settings,
@@ -58,6 +59,7 @@ def isolated_settings(root: Path) -> Settings:
 {%- endif %}
         ),
         logging=LoggingSettings(file=None),
+        feedback=FeedbackSettings(reports_dir=root / "reports"),
     )
 
 
@@ -73,6 +75,7 @@ def isolated_environment(root: Path) -> dict[str, str]:
         f"{ENV_PREFIX}REGISTRY__TRACKING_URI": mlflow_store(root),
 {%- endif %}
         f"{ENV_PREFIX}LOGGING__FILE": "",
+        f"{ENV_PREFIX}FEEDBACK__REPORTS_DIR": str(root / "reports"),
     }
 
 

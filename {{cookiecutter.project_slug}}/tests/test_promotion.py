@@ -9,7 +9,9 @@ from {{ cookiecutter.package_name }}.promotion import ChampionScore, promote, sc
 from {{ cookiecutter.package_name }}.versions import (
     CHALLENGER,
     CHAMPION,
+    TRAIN,
     AliasConflictError,
+    AliasEvent,
     ModelLoadError,
     ModelVersion,
 )
@@ -28,6 +30,7 @@ class MemoryRegistry:
 
     models: dict[int, Scored | None] = field(default_factory=dict)
     aliases: dict[str, int] = field(default_factory=dict)
+    events: list[AliasEvent] = field(default_factory=list)
 
     def lock(self):
         return nullcontext()
@@ -44,6 +47,9 @@ class MemoryRegistry:
 
     def set_alias(self, alias: str, version: int) -> None:
         self.aliases[alias] = version
+
+    def record(self, event: AliasEvent) -> None:
+        self.events.append(event)
 
 
 def by_rmse(model: Scored) -> float:
@@ -73,6 +79,9 @@ def test_a_champion_that_cannot_be_loaded_scores_nothing_and_is_replaced():
     )
     assert decision.promote
     assert registry.aliases[CHAMPION] == 2
+    moved = registry.events[-1]
+    assert (moved.action, moved.alias, moved.version, moved.previous) == (TRAIN, CHAMPION, 2, 1)
+    assert moved.reason == decision.reason
 
 
 @dataclass

@@ -17,7 +17,7 @@ from .config import {% if cookiecutter.serving == "fastapi" %}ENV_PREFIX, {% end
 from .data import DURATION, DataError, TooFewRowsError, download_month, load_months
 from .evaluate import regression_metrics
 from .logs import setup_logging
-from .months import parse_months
+from .months import MONTH_PATTERN, parse_months
 from .outputs import OutputError
 from .predict import predict_source
 from .registry import load_model
@@ -26,12 +26,12 @@ from .versions import CHAMPION, RegistryError
 
 EXIT_STATUSES = (
     "Exit status: 0 done; 1 error (bad input, no model yet); 2 bad setting; 3 not promoted "
-    "(retrain);{% if cookiecutter.monitoring == "evidently" %} 4 drift (monitor);{% endif %} "
+    "(retrain, promote);{% if cookiecutter.monitoring == "evidently" %} 4 drift (monitor);{% endif %} "
     "5 too few usable rows; 6 registry or model unreadable, missing or changed since registration"
 {%- if cookiecutter.experiment_tracking == "mlflow" %}
     "; 7 registry server unreachable"
 {%- endif %}
-    "."
+    "; 8 champion's live error degraded (feedback)."
 )
 app = typer.Typer(help=package_doc, epilog=EXIT_STATUSES, no_args_is_help=True)
 
@@ -276,6 +276,151 @@ def monitor(
     if summary.drift_detected:
         raise typer.Exit(code=DRIFT_EXIT_CODE)
 {%- endif %}
+
+
+def month_or_none(value: str | None) -> str | None:
+    """A month option's check: YYYY-MM, or a usage error (exit 2) naming the rule."""
+    if value is not None and not MONTH_PATTERN.fullmatch(value):
+        raise typer.BadParameter(f"expected a month as YYYY-MM, got {value!r}")
+    return value
+
+
+Predictions = Annotated[
+    Path | None,
+    typer.Option(
+{%- if cookiecutter.serving == "fastapi" %}
+        help="Prediction log folder or parquet file (default: PREDICTION_LOG__DIR).",
+{%- else %}
+        help="Folder or parquet file of predictions, as `predict` writes (default: predictions).",
+{%- endif %}
+    ),
+]
+
+
+def predictions_source(settings: Settings, given: Path | None) -> Path:
+{%- if cookiecutter.serving == "fastapi" %}
+    return given or settings.prediction_log.dir
+{%- else %}
+    return given or Path("predictions")
+{%- endif %}
+
+
+@app.command()
+def feedback(
+    month: Annotated[
+        str,
+        typer.Option(
+            help="Month whose actual durations are here (YYYY-MM).", callback=month_or_none
+        ),
+    ],
+    predictions: Predictions = None,
+) -> None:
+    """Live RMSE/MAE per model version and role from logged predictions and actual trips.
+
+    Exit 8 when the champion's live RMSE exceeds its validation RMSE by more than
+    FEEDBACK__MAX_RMSE_INCREASE.
+    """
+    from .feedback import DEGRADED_EXIT_CODE, run_feedback  # noqa: PLC0415
+    from .registry import open_registry  # noqa: PLC0415
+
+    settings = settings_from()
+    try:
+        champion = open_registry(settings).get_version(CHAMPION)
+        report = run_feedback(settings, month, predictions_source(settings, predictions), champion)
+    except (DataError, LookupError, OutputError, RegistryError) as error:
+        raise fail(error) from error
+    typer.echo(json.dumps(report.headline(), indent=2))
+    if report.champion.degraded:
+        raise typer.Exit(code=DEGRADED_EXIT_CODE)
+
+
+@app.command()
+def promote(
+    month: Annotated[
+        str | None,
+        typer.Option(
+            help="Evidence: evaluate both models on this month (default: feedback).",
+            callback=month_or_none,
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Promote without favourable evidence.")] = False,
+    reason: Annotated[str | None, typer.Option(help="Why (required with --force).")] = None,
+) -> None:
+    """Make the challenger the champion, on evidence; exit 3 when the evidence says no."""
+    from .lifecycle import LifecycleError, promote_challenger  # noqa: PLC0415
+    from .registry import open_registry  # noqa: PLC0415
+
+    settings = settings_from()
+    try:
+        event = promote_challenger(
+            settings, open_registry(settings), month=month, force=force, reason=reason
+        )
+    except (DataError, LifecycleError, LookupError, OutputError, RegistryError) as error:
+        raise fail(error) from error
+    typer.echo(json.dumps(event.as_dict(), indent=2))
+
+
+@app.command()
+def rollback(
+    reason: Annotated[str, typer.Option(help="Why the champion is rolled back (recorded).")],
+) -> None:
+    """Point the champion back at the previous champion, as the registry's history records it."""
+    from .lifecycle import LifecycleError, rollback_champion  # noqa: PLC0415
+    from .registry import open_registry  # noqa: PLC0415
+
+    settings = settings_from()
+    try:
+        event = rollback_champion(open_registry(settings), reason)
+    except (LifecycleError, LookupError, RegistryError) as error:
+        raise fail(error) from error
+    typer.echo(json.dumps(event.as_dict(), indent=2))
+
+
+@app.command()
+def history() -> None:
+    """Every recorded move of the champion and challenger aliases, oldest first, as JSON lines."""
+    from .registry import open_registry  # noqa: PLC0415
+
+    settings = settings_from()
+    try:
+        events = open_registry(settings).history()
+    except RegistryError as error:
+        raise fail(error) from error
+    for event in events:
+        typer.echo(json.dumps(event.as_dict()))
+
+
+@app.command("retrain-loop")
+def retrain_loop(
+    month: Annotated[
+        str | None,
+        typer.Option(
+            help="Month to judge (default: two months ago, YYYY-MM).", callback=month_or_none
+        ),
+    ] = None,
+    previous: Annotated[
+        str | None,
+        typer.Option(
+            help="Month to compare with and retrain on (default: the one before).",
+            callback=month_or_none,
+        ),
+    ] = None,
+    predictions: Predictions = None,
+    download: Annotated[bool, typer.Option(help="Download both months first.")] = False,
+) -> None:
+    """The scheduled loop: {% if cookiecutter.monitoring == "evidently" %}monitor, {% endif %}feedback, retrain when needed, promote only if better."""
+    from .retrain_loop import default_month, month_before, run_loop  # noqa: PLC0415
+
+    settings = settings_from()
+    month = month or default_month()
+    previous = previous or month_before(month)
+    try:
+        outcome = run_loop(
+            settings, month, previous, predictions_source(settings, predictions), download=download
+        )
+    except (DataError, LookupError, OutputError, RegistryError) as error:
+        raise fail(error) from error
+    typer.echo(json.dumps(outcome.as_dict(), indent=2))
 
 
 if __name__ == "__main__":

@@ -294,6 +294,27 @@ class PredictionLogSettings(BaseModel):
         100_000, ge=1, description="Rows allowed to wait; beyond, new rows are dropped and counted."
     )
 {%- endif %}
+
+
+class FeedbackSettings(BaseModel):
+    """How `feedback` matches logged predictions with actual trips and judges the live error."""
+
+    reports_dir: Path = Field(Path("reports"), description="JSON and HTML feedback reports.")
+    window: Literal["day", "week", "month"] = Field(
+        "week", description="Time window of the per-window error table."
+    )
+    distance_decimals: int = Field(
+        2, ge=0, le=6, description="Decimals of the trip distance (miles) that must agree."
+    )
+    min_rows: int = Field(
+        100, ge=1, description="Fewest scored rows of a model for a verdict on its live error."
+    )
+    max_rmse_increase: float = Field(
+        0.2,
+        ge=0,
+        description="Share by which the champion's live RMSE may exceed its validation RMSE "
+        "before `feedback` exits with code 8.",
+    )
 {%- if cookiecutter.monitoring == "evidently" %}
 
 
@@ -351,6 +372,7 @@ class Settings(BaseSettings):
 {%- if cookiecutter.monitoring == "evidently" %}
     monitoring: MonitoringSettings = MonitoringSettings()
 {%- endif %}
+    feedback: FeedbackSettings = FeedbackSettings()
 {%- if cookiecutter.data_versioning == "dvc" %}
 
     @classmethod

@@ -1,13 +1,15 @@
 """The quality gate: a new model replaces the champion only if it is better on the same data.
 
 The comparison and the alias move happen under the registry's lock, so two concurrent trainings
-cannot both promote against the same old champion.
+cannot both promote against the same old champion. Every alias move is recorded in the registry's
+history (``move_alias``), which is what ``rollback`` reads to find the previous champion.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from loguru import logger
@@ -15,7 +17,9 @@ from loguru import logger
 from .versions import (
     CHALLENGER,
     CHAMPION,
+    TRAIN,
     AliasConflictError,
+    AliasEvent,
     ModelLoadError,
     ModelVersion,
     RegistryError,
@@ -122,8 +126,9 @@ def promote(
                 compared = score_champion(registry, score, cache)
                 logger.info("the champion changed during registration: compared again")
             decision = decide_promotion(candidate_rmse, compared.rmse, margin)
+            alias = CHAMPION if decision.promote else CHALLENGER
             try:
-                registry.set_alias(CHAMPION if decision.promote else CHALLENGER, candidate)
+                move_alias(registry, alias, candidate, action=TRAIN, reason=decision.reason)
             except AliasConflictError as conflict:
                 logger.info("{}: compared again", conflict)
                 compared = ChampionScore(UNKNOWN_VERSION, None)
@@ -143,3 +148,32 @@ def promote(
 
 def version_of(version: ModelVersion | None) -> int | None:
     return None if version is None else version.version
+
+
+def move_alias(
+    registry: ModelRegistry,
+    alias: str,
+    version: int,
+    *,
+    action: str,
+    reason: str,
+    evidence: dict[str, object] | None = None,
+) -> AliasEvent:
+    """Point ``alias`` at ``version`` and append the move, with when and why, to the history.
+
+    Callers hold the registry's lock, so the version read as ``previous`` is the one replaced. A
+    move the store refuses (``AliasConflictError``) is not recorded.
+    """
+    current = registry.get_version(alias)
+    registry.set_alias(alias, version)
+    event = AliasEvent(
+        action=action,
+        alias=alias,
+        version=version,
+        previous=version_of(current),
+        reason=reason,
+        at=datetime.now(UTC).isoformat(timespec="seconds"),
+        evidence=dict(evidence or {}),
+    )
+    registry.record(event)
+    return event

@@ -13,7 +13,7 @@ from .model import TripDurationModel
 {%- if cookiecutter.experiment_tracking == "none" %}
 from .registry_files import FileRegistry
 {%- endif %}
-from .versions import CHAMPION, ModelLoadError, ModelVersion, NoModelError
+from .versions import CHAMPION, AliasEvent, ModelLoadError, ModelVersion, NoModelError
 
 
 class ModelRegistry(Protocol):
@@ -29,6 +29,18 @@ class ModelRegistry(Protocol):
     ) -> ModelVersion: ...
 
     def set_alias(self, alias: str, version: int) -> None: ...
+
+    def delete_alias(self, alias: str) -> None:
+        """Remove an alias (no error when it names no version)."""
+        ...
+
+    def record(self, event: AliasEvent) -> None:
+        """Append an alias move to the registry's history (never rewritten)."""
+        ...
+
+    def history(self) -> list[AliasEvent]:
+        """Every recorded alias move, oldest first."""
+        ...
 
     def lock(self) -> AbstractContextManager[None]:
         """Held by the training job from comparing with the champion to moving the alias."""

@@ -8,6 +8,8 @@ Safe against crashes and concurrent jobs:
 - a version is written into a staging folder and renamed into place, then added to the index,
   which is replaced atomically: a crash at any step leaves either nothing or a folder that the
   index does not know, and the next writer removes it;
+- every alias move (the training gate, ``promote``, ``rollback``) is appended to the index's
+  ``history`` list with when and why; entries are never rewritten;
 - readers (the service, batch jobs) never lock: they read the index, which is always whole, and
   check each file against the sha256 the index recorded for it.
 """
@@ -33,7 +35,7 @@ from loguru import logger
 
 from .artifacts import checksums, load_checked
 from .model import CONTRACT_FILE, MODEL_FILE, TripDurationModel
-from .versions import ModelLoadError, ModelVersion, RegistryError
+from .versions import AliasEvent, ModelLoadError, ModelVersion, RegistryError
 
 INDEX_FILE = "registry.json"
 LOCK_FILE = ".lock"
@@ -146,6 +148,27 @@ class FileRegistry:
                 raise LookupError(f"{self.name} has no version {version}")
             index["aliases"][alias] = version
             self._write_index(index)
+
+    def delete_alias(self, alias: str) -> None:
+        with self.lock():
+            index = self._read_index()
+            if index["aliases"].pop(alias, None) is not None:
+                self._write_index(index)
+
+    def record(self, event: AliasEvent) -> None:
+        """Append to the index's ``history`` list, under the lock like every other write."""
+        with self.lock():
+            index = self._read_index()
+            index.setdefault("history", []).append(event.as_dict())
+            self._write_index(index)
+
+    def history(self) -> list[AliasEvent]:
+        entries = self._read_index().get("history", [])
+        try:
+            return [AliasEvent.from_dict(entry) for entry in entries]
+        except (KeyError, TypeError, ValueError) as error:
+            problem = f"registry index {self.home / INDEX_FILE} has an unreadable history: {error}"
+            raise RegistryError(problem) from error
 
     def _entry(self, index: dict[str, Any], version: int) -> dict[str, Any]:
         for entry in index["versions"]:

@@ -4,7 +4,11 @@
 metrics, the data facts (paths, sha256, months, rows at each cleaning step), the git commit, the
 package versions, the attachments (the model card) and the model itself, which becomes a new
 version of the registered model. ``champion`` and ``challenger`` are MLflow model-version aliases,
-so ``models:/<name>@champion`` is the model the service and batch prediction use.
+so ``models:/<name>@champion`` is the model the service and batch prediction use. Every alias move
+(the training gate, ``promote``, ``rollback``) is kept as a registered-model tag
+``history.<time>.<id>`` holding the event as JSON (one tag per event: appending never rewrites
+another writer's entry, even against a server without locks), and as tags on the version it moved
+to (``<action>_at``, ``<action>_reason``), which the MLflow UI shows beside the version.
 
 The model is logged with MLflow's LightGBM flavour, which stores the booster in LightGBM's own
 text format (``model.lgb``), and the feature contract beside it in the run (``contract.json``).
@@ -19,6 +23,7 @@ import functools
 import json
 import shutil
 import tempfile
+import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -42,6 +47,7 @@ from .model import CONTRACT_FILE, TripDurationModel
 from .tracking import SQLITE_PREFIX, client_for, flatten, start_run
 from .versions import (
     AliasConflictError,
+    AliasEvent,
     ModelLoadError,
     ModelVersion,
     RegistryError,
@@ -53,6 +59,9 @@ MODEL_ARTIFACT = "model"
 FLAVOR_MODEL_FILE = "model.lgb"
 METADATA_ARTIFACT = "metadata.json"
 SHA256_TAG = "sha256."
+HISTORY_TAG = "history."
+# MLflow refuses longer tag values (5,000 characters on older servers): reasons are cut to fit.
+MAX_TAG_TEXT = 1000
 # What MLflow's LightGBM flavour needs to load the model elsewhere (MLflow's model server).
 RUNTIME_PACKAGES = ("lightgbm", "numpy", "pandas", "scikit-learn")
 # Signs of a server that cannot be reached, in MLflow's and requests' messages.
@@ -229,6 +238,40 @@ class MlflowRegistry:
             if is_conflict(error):
                 raise AliasConflictError(f"{self.name}@{alias} moved by another job") from error
             raise
+
+    @mlflow_errors
+    def delete_alias(self, alias: str) -> None:
+        try:
+            self.client.delete_registered_model_alias(self.name, alias)
+        except MlflowException as error:
+            if not is_missing(error):
+                raise
+
+    @mlflow_errors
+    def record(self, event: AliasEvent) -> None:
+        entry = event.as_dict()
+        entry["reason"] = event.reason[:MAX_TAG_TEXT]
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        key = f"{HISTORY_TAG}{stamp}.{uuid.uuid4().hex[:8]}"
+        client = self.client
+        client.set_registered_model_tag(self.name, key, json.dumps(entry, sort_keys=True))
+        version = str(event.version)
+        client.set_model_version_tag(self.name, version, f"{event.action}_at", event.at)
+        client.set_model_version_tag(self.name, version, f"{event.action}_reason", entry["reason"])
+
+    @mlflow_errors
+    def history(self) -> list[AliasEvent]:
+        try:
+            tags = self.client.get_registered_model(self.name).tags
+        except MlflowException as error:
+            if is_missing(error):
+                return []
+            raise
+        keys = sorted(key for key in tags if key.startswith(HISTORY_TAG))
+        try:
+            return [AliasEvent.from_dict(json.loads(tags[key])) for key in keys]
+        except (KeyError, TypeError, ValueError) as error:
+            raise RegistryError(f"{self.name}: a history tag is unreadable: {error}") from error
 
     @mlflow_errors
     def get_version(self, alias: str) -> ModelVersion | None:

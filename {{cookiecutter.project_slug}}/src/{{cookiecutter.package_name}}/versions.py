@@ -57,3 +57,51 @@ class ModelVersion:
     metrics: dict[str, float]
     metadata: dict[str, object] = field(default_factory=dict)
     created_at: str = ""
+
+
+# What moved an alias: the training job's quality gate, or a person with `promote`/`rollback`.
+TRAIN = "train"
+PROMOTE = "promote"
+ROLLBACK = "rollback"
+
+
+@dataclass
+class AliasEvent:
+    """One move of an alias, as the registry's append-only history keeps it.
+
+    ``previous`` is the version the alias named before (None when it named none): replaying the
+    champion's events gives the line of champions that ``rollback`` walks back along.
+    """
+
+    action: str
+    alias: str
+    version: int
+    previous: int | None
+    reason: str
+    at: str
+    evidence: dict[str, object] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "action": self.action,
+            "alias": self.alias,
+            "version": self.version,
+            "previous": self.previous,
+            "reason": self.reason,
+            "at": self.at,
+            "evidence": dict(self.evidence),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> AliasEvent:
+        previous = data.get("previous")
+        evidence = data.get("evidence")
+        return cls(
+            action=str(data["action"]),
+            alias=str(data["alias"]),
+            version=int(str(data["version"])),
+            previous=None if previous is None else int(str(previous)),
+            reason=str(data.get("reason", "")),
+            at=str(data.get("at", "")),
+            evidence=dict(evidence) if isinstance(evidence, dict) else {},
+        )
