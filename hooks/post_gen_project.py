@@ -63,6 +63,13 @@ OPTIONAL_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
     ("ci", "gitlab"): (".github",),
     ("ci", "none"): (".github", ".gitlab-ci.yml", "renovate.json"),
     ("package_manager", "uv"): ("poetry.toml",),
+    ("data_versioning", "none"): (
+        "dvc.yaml",
+        "params.yaml",
+        ".dvcignore",
+        ".dvc",
+        "tests/test_params_file.py",
+    ),
 }
 
 MANAGER_NAMES = {"poetry": "Poetry", "uv": "uv"}
@@ -96,9 +103,12 @@ def next_steps(answers: dict[str, str]) -> str:
     steps = [
         f"cd {answers['project_slug']}",
         f"make install     # {MANAGER_NAMES[answers['package_manager']]} venv in .venv",
-        "make train       # train on the bundled sample, register the model",
-        "make predict     # batch prediction on the bundled sample",
     ]
+    if answers.get("data_versioning") == "dvc":
+        steps.append("git init && make repro  # DVC pipeline: download months, train, evaluate")
+    else:
+        steps.append("make train       # train on the bundled sample, register the model")
+    steps.append("make predict     # batch prediction on the bundled sample")
     if answers["serving"] == "fastapi":
         steps.append("make serve       # FastAPI on http://127.0.0.1:8000/docs")
     if answers.get("ui") == "gradio":

@@ -34,7 +34,7 @@ RESERVED_PACKAGE_NAMES = frozenset(
         "app", "evidently", "fastapi", "gradio", "httpx", "joblib", "lightgbm", "loguru",
         "matplotlib", "mlflow", "numpy", "optuna", "pandas", "pandera", "prometheus_client",
         "prometheus_fastapi_instrumentator", "pyarrow", "pydantic", "pydantic_settings", "pytest",
-        "rich", "scipy", "sklearn", "starlette", "tests", "typer", "uvicorn",
+        "rich", "scipy", "sklearn", "starlette", "tests", "typer", "uvicorn", "dask", "distributed", "dvc", "yaml",
     }
 )  # fmt: skip
 
@@ -52,6 +52,7 @@ CHOICES = {
     "docker": ("yes", "no"),
     "ci": ("github", "gitlab", "none"),
     "package_manager": ("poetry", "uv"),
+    "data_versioning": ("none", "dvc"),
 }
 
 # Free-text answers land in TOML, YAML and Python strings; these characters would break them.

@@ -70,3 +70,13 @@ UV_JOBS = {"package_manager": "uv", "serving": "none", "docker": "yes"}
 @pytest.fixture(scope="session")
 def uv_jobs_project(cookies_session) -> InstalledProject:
     return install(bake_or_fail(cookies_session, UV_JOBS), dict(UV_JOBS))
+
+
+# DVC, with monitoring so that the pipeline has all four stages. The Dask tests use this bake too:
+# one install for both (every bake has the dask group).
+DVC = {**ALL_OFF, "monitoring": "evidently", "data_versioning": "dvc"}
+
+
+@pytest.fixture(scope="session")
+def dvc_project(cookies_session) -> InstalledProject:
+    return install(bake_or_fail(cookies_session, DVC), dict(DVC))

@@ -1,8 +1,8 @@
 """Fast tier over every combination of the feature options: each bake is clean and self-consistent.
 
-All combinations are baked once. Every bake is checked for leftover Jinja, parseable TOML/YAML,
-compilable Python, imports of its own package that resolve, and no word of an option that is
-switched off.
+All combinations are baked once (the refused ones must fail in the pre-gen hook and leave
+nothing behind). Every valid bake is checked for leftover Jinja, parseable TOML/YAML, compilable
+Python, imports of its own package that resolve, and no word of an option that is switched off.
 The linters run once over all bakes: ruff finds each bake's own ``pyproject.toml``, and every bake
 of the grid shares one black configuration (asserted), so one black run with that file is enough.
 """
@@ -91,6 +91,7 @@ FORBIDDEN: dict[tuple[str, str], tuple[str, ...]] = {
     ("ci", "none"): ("gitlab", r"(?<![\w.])\.github\b", "github actions"),
     ("package_manager", "uv"): ("poetry",),
     ("package_manager", "poetry"): (word("uv"),),
+    ("data_versioning", "none"): ("dvc", r"params\.yaml", "pyyaml"),
 }
 COMPILED = {key: [re.compile(p, re.IGNORECASE) for p in pats] for key, pats in FORBIDDEN.items()}
 

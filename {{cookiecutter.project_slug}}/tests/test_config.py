@@ -63,3 +63,15 @@ def test_reload_needs_a_token_and_keeps_it_out_of_the_settings_repr(
     assert settings.serving.reload_token.get_secret_value() == token
     assert token not in repr(settings)
 {%- endif %}
+
+
+@pytest.mark.parametrize("value", ["", "none"])
+def test_no_scheduler_address_means_local(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str
+):
+    monkeypatch.chdir(tmp_path)
+    assert load_settings().dask.scheduler_address is None
+    monkeypatch.setenv(f"{ENV_PREFIX}DASK__SCHEDULER_ADDRESS", value)
+    assert load_settings().dask.scheduler_address is None
+    monkeypatch.setenv(f"{ENV_PREFIX}DASK__SCHEDULER_ADDRESS", "tcp://10.0.0.5:8786")
+    assert load_settings().dask.scheduler_address == "tcp://10.0.0.5:8786"

@@ -87,6 +87,14 @@ def cleaning_rows(settings: Settings, rows: dict[str, dict[str, Any]]) -> list[t
             val["filtered_by_duration"],
         )
     )
+    if train.get("outside_month") or val.get("outside_month"):
+        lines.append(
+            (
+                "skipped by the reader: pickup outside the file's month",
+                train.get("outside_month", 0),
+                val.get("outside_month", 0),
+            )
+        )
     lines.append(("**rows used**", train["used"], val["used"]))
     return lines
 
@@ -135,7 +143,9 @@ def render_model_card(
             ("role", "month", "source", "sha256"),
             [
                 (role, month, f"`{inputs[month]['path']}`", f"`{inputs[month]['sha256']}`")
-                for role, month in zip(("train", "validation"), months, strict=True)
+                for role, key in (("train", "train_months"), ("validation", "val_months"))
+                # Runs registered before multi-month training recorded one month per role.
+                for month in metadata.get(key) or [metadata[key.replace("months", "month")]]
             ],
         )
         + f"\n\nPublished by the NYC TLC, for example as `{data.month_url(months[0])}`.",
@@ -150,7 +160,7 @@ def render_model_card(
             for name in FEATURE_NAMES
         ),
         "## Model and parameters\n\nLightGBM gradient-boosted trees (`LGBMRegressor`), "
-        "deterministic, single-threaded by default.\n\n"
+        "deterministic (the same model with any number of threads).\n\n"
         + table(("parameter", "value"), sorted(dict(metadata["params"]).items())),
         f"## Metrics (validation month {months[1]}, minutes)\n\n"
         + table(("metric", "model", "baseline"), metric_rows)

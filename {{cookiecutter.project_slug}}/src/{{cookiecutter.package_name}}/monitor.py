@@ -26,7 +26,7 @@ from evidently import DataDefinition, Dataset, Report
 from evidently.presets import DataDriftPreset
 from loguru import logger
 
-from .config import ENV_PREFIX, MONTH_PATTERN, Settings
+from .config import ENV_PREFIX, Settings
 from .data import (
     INFERENCE_COLUMNS,
     DataError,
@@ -38,6 +38,7 @@ from .data import (
 )
 from .features import CATEGORICAL_FEATURES, FEATURE_NAMES, build_features
 from .model import TripDurationModel
+from .months import MONTH_PATTERN
 from .outputs import atomic_write
 from .registry import load_model
 from .reports_index import write_reports_index

@@ -40,7 +40,7 @@ from loguru import logger
 from optuna.trial import FrozenTrial, TrialState
 
 from .config import Settings, TuningSettings
-from .data import DURATION, load_month
+from .data import DURATION, load_months
 from .evaluate import regression_metrics
 from .features import CATEGORICAL_INDICES, FEATURE_NAMES, feature_matrix
 from .logs import setup_logging
@@ -163,7 +163,8 @@ def pruning_callback(trial: optuna.Trial) -> Callable[[lgb.callback.CallbackEnv]
 def make_objective(settings: Settings) -> Callable[[optuna.Trial], float]:
     """The function Optuna minimizes: validation RMSE of the model a trial's parameters give."""
     data, space = settings.data, settings.tuning
-    train, val = load_month(data, data.train_month).trips, load_month(data, data.val_month).trips
+    train = load_months(data, data.train_months).trips
+    val = load_months(data, data.val_months).trips
     # The same matrix and categorical columns as TripDurationModel.fit, so a trial's model is the
     # model `train` would ship with those parameters.
     x_train, y_train = feature_matrix(train), train[DURATION].to_numpy()
