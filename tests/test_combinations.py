@@ -478,8 +478,16 @@ def test_mypy_is_clean_on_every_distinct_package_source(grid: Grid, tmp_path: Pa
     def check(worker: int) -> None:
         # A cache per worker, shared by its bakes: the libraries are analysed once per worker.
         cache = tmp_path / f"mypy-cache-{worker}"
-        for bake in distinct[worker::workers]:
-            run([tool("mypy"), "--cache-dir", str(cache), *relaxed], bake.root)
+        for number, bake in enumerate(distinct[worker::workers]):
+            try:
+                run([tool("mypy"), "--cache-dir", str(cache), *relaxed], bake.root)
+            except AssertionError as error:
+                if "INTERNAL ERROR" not in str(error):
+                    raise
+                # mypy can crash on a cache written for a same-named module of another bake (seen
+                # with the data_versioning variants of config.py): that bake gets its own cache.
+                fresh = tmp_path / f"mypy-cache-{worker}-{number}"
+                run([tool("mypy"), "--cache-dir", str(fresh), *relaxed], bake.root)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(check, range(workers)))
