@@ -41,6 +41,7 @@ class Member:
         self.env = {
             "MLFLOW_TRACKING_URI": server.url,
             f"{prefix}DATA__DATA_DIR": str(project.root / "data" / "sample"),
+            f"{prefix}DATA__ZONE_LOOKUP": str(project.root / "data" / "taxi_zone_lookup.csv"),
             f"{prefix}DATA__QUARANTINE_DIR": str(folder / "quarantine"),
             f"{prefix}REGISTRY__MODELS_DIR": str(folder / "models"),
             f"{prefix}TRAINING__PARAMS_FILE": str(folder / "best_params.json"),
