@@ -17,8 +17,8 @@ from .data import INFERENCE_COLUMNS, read_parquet_checked, split_for_inference, 
 from .model import TripDurationModel
 from .outputs import atomic_write
 from .progress import track
+from .trip import PREDICTION
 
-PREDICTION = "predicted_duration"
 REJECTION = "rejection_reason"
 # Rows per model call: enough to keep LightGBM busy, few enough for the progress bar to move.
 CHUNK_ROWS = 100_000
