@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +15,7 @@ from .card_html import write_card_html
 from .card_plots import render_card_figures
 from .config import Settings, TrainingSettings
 from .data import DURATION, INFERENCE_COLUMNS, CleanTrips, load_month
-from .evaluate import regression_metrics
+from .evaluate import regression_metrics, rmse_on
 from .features import FEATURE_NAMES
 from .model import TUNABLE_PARAMS, TripDurationModel
 from .model_card import write_model_card
@@ -65,12 +64,6 @@ def fit_and_evaluate(
     metrics["train_rmse"] = train_metrics["rmse"]
     metrics["fit_seconds"] = round(fit_seconds, 3)
     return model, metrics
-
-
-def rmse_on(val: CleanTrips) -> Callable[[TripDurationModel], float]:
-    """Scores any model on the same validation rows as the candidate."""
-    actual = val.trips[DURATION].to_numpy()
-    return lambda model: regression_metrics(actual, model.predict(val.trips))["rmse"]
 
 
 def run_training(settings: Settings) -> TrainingResult:
