@@ -181,7 +181,7 @@ def test_two_trains_share_one_registry_on_postgres_and_the_service_loads_over_ht
         os.killpg(service.pid, signal.SIGTERM)
         dave.finish(service, timeout=60)
     assert status == 200, ready
-    assert ready["model"] == {"name": model, "version": 1}
+    assert ready["model"] == {"name": model, "version": 1, "role": "champion"}
     for member in (alice, bob, carol, dave):
         assert not member.has_local_store(), member.folder
 
