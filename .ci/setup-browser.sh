@@ -17,12 +17,5 @@ if [[ $EUID -ne 0 ]]; then
     log "must run as root (apt-get install chromium chromium-driver)"
     exit 1
 fi
-export DEBIAN_FRONTEND=noninteractive
-apt_log="$(mktemp)"
-if ! { apt-get -qq update && apt-get -qq install -y -o Dpkg::Use-Pty=0 chromium chromium-driver; } \
-    >"$apt_log" 2>&1; then
-    tail -n 30 "$apt_log" >&2
-    exit 1
-fi
-rm -f "$apt_log"
+"$(dirname "$0")/apt-install.sh" chromium chromium-driver
 log "chromium and chromedriver installed in $((SECONDS - START)) s"

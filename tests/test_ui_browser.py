@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -72,14 +73,21 @@ def choose_zone(browser: WebDriver, field: str, name: str) -> str:
     box.click()
     box.send_keys(Keys.CONTROL, "a")
     box.send_keys(name)
-    wait = WebDriverWait(browser, WAIT_SECONDS)
+    # The list is re-rendered while it filters: an option read or clicked mid-render is stale,
+    # and the wait tries again.
+    wait = WebDriverWait(
+        browser, WAIT_SECONDS, ignored_exceptions=(StaleElementReferenceException,)
+    )
 
-    def offered(page: WebDriver) -> list:
+    def click_offered(page: WebDriver) -> bool:
         options = page.find_elements(By.CSS_SELECTOR, "ul.options li")
-        return [option for option in options if option.text.startswith(f"{name}, ")]
+        matches = [option for option in options if option.text.startswith(f"{name}, ")]
+        if len(matches) != 1:
+            return False
+        matches[0].click()
+        return True
 
-    [option] = wait.until(offered)
-    option.click()
+    wait.until(click_offered)
     wait.until(lambda _: box.get_attribute("value").startswith(f"{name}, "))
     return box.get_attribute("value")
 

@@ -14,17 +14,11 @@ from prometheus_client import CollectorRegistry
 
 from {{ cookiecutter.package_name }}.serving.app import create_app
 from {{ cookiecutter.package_name }}.serving.metrics import ModelMetrics
+from {{ cookiecutter.package_name }}.serving.schemas import EXAMPLE_TRIP
 from {{ cookiecutter.package_name }}.serving.shadow import ShadowScorer
 from {{ cookiecutter.package_name }}.versions import ModelVersion
 
 pytestmark = pytest.mark.slow
-
-TRIP = {
-    "PULocationID": 74,
-    "DOLocationID": 42,
-    "trip_distance": 2.1,
-    "pickup_datetime": "2024-01-15T08:30:00",
-}
 
 
 @dataclass
@@ -66,7 +60,7 @@ def client(trained) -> Iterator[TestClient]:
 
 
 def champion_answer(client: TestClient) -> float:
-    response = client.post("/predict", json=TRIP)
+    response = client.post("/predict", json=EXAMPLE_TRIP)
     assert response.status_code == 200, response.text
     assert response.headers["x-model-role"] == "champion"
     return response.json()["predicted_duration_minutes"]

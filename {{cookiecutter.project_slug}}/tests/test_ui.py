@@ -11,17 +11,11 @@ from fastapi.testclient import TestClient
 
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.serving.app import create_app
+from {{ cookiecutter.package_name }}.serving.schemas import EXAMPLE_TRIP
 from {{ cookiecutter.package_name }}.serving.ui import INPUT_LABELS
 from {{ cookiecutter.package_name }}.train import TrainingResult
 
 pytestmark = pytest.mark.slow
-
-TRIP: dict[str, Any] = {
-    "PULocationID": 74,
-    "DOLocationID": 42,
-    "trip_distance": 2.1,
-    "pickup_datetime": "2024-01-15T08:30:00",
-}
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +45,8 @@ def test_the_form_is_served_at_ui_with_zone_names(client: TestClient):
 
 
 def test_the_form_predicts_what_the_api_predicts(client: TestClient):
-    api = client.post("/predict?explain=true", json=TRIP).json()
+    api = client.post("/predict?explain=true", json=EXAMPLE_TRIP).json()
+    # EXAMPLE_TRIP, as a person types it into the form.
     event, (minutes, chart) = submit(client, 74, 42, 2.1, "2024-01-15 08:30")
     assert event == "complete"
     assert minutes == round(api["predicted_duration_minutes"], 2)

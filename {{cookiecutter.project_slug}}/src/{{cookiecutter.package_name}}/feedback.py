@@ -49,14 +49,11 @@ from .data import (
 )
 from .evaluate import regression_metrics
 from .outputs import atomic_write
-from .trip import DISTANCE, DROPOFF_ZONE, PICKUP, PICKUP_ZONE
+from .trip import DISTANCE, DROPOFF_ZONE, MODEL_VERSION, PICKUP, PICKUP_ZONE, PREDICTION, ROLE
 from .validation import INFERENCE_RULES, TRAINING_RULES, first_violation
 from .versions import CHAMPION, ModelVersion
 
 DEGRADED_EXIT_CODE = 8
-PREDICTION = "predicted_duration"
-MODEL_VERSION = "model_version"
-ROLE = "role"
 STATUS = "match_status"
 UNKNOWN_VERSION = "unknown"
 MATCHED, AMBIGUOUS, UNMATCHED = "matched", "ambiguous", "unmatched"

@@ -42,10 +42,10 @@ from .months import MONTH_PATTERN
 from .outputs import atomic_write
 from .registry import load_model
 from .reports_index import write_reports_index
+from .trip import PREDICTION
 from .versions import CHAMPION
 
 DRIFT_EXIT_CODE = 4
-PREDICTION = "predicted_duration"
 # Inputs with a handful of values are compared as categories: a shift of Saturdays into Sundays
 # is a change of shares, not of a mean.
 DISCRETE_FEATURES = (*CATEGORICAL_FEATURES, "same_zone", "pickup_weekday", "is_weekend")

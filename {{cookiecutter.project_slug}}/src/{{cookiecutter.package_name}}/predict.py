@@ -34,8 +34,8 @@ from .model import TripDurationModel
 from .months import parse_months
 from .outputs import atomic_write
 from .progress import progress_bar
+from .trip import PREDICTION
 
-PREDICTION = "predicted_duration"
 REJECTION = "rejection_reason"
 OUTPUT_FIELDS = (pa.field(PREDICTION, pa.float64()), pa.field(REJECTION, pa.string()))
 DEFAULT_BATCH_ROWS = DataSettings.model_fields["batch_rows"].default

@@ -26,11 +26,8 @@ from loguru import logger
 from pandas.api.extensions import ExtensionDtype
 
 from .config import PredictionLogSettings
+from .trip import MODEL_VERSION, PREDICTION, ROLE
 
-PREDICTION = "predicted_duration"
-MODEL_VERSION = "model_version"
-# Which part the model played: champion (answered), challenger (canary: answered; shadow: scored).
-ROLE = "role"
 LOGGED_AT = "logged_at"
 FILE_PREFIX = "predictions"
 

@@ -24,7 +24,7 @@ from .card_html import write_card_html
 from .card_plots import render_card_figures
 from .config import DataSettings, Settings, TrainingSettings
 from .data import DURATION, INFERENCE_COLUMNS, CleanTrips, load_months
-from .evaluate import regression_metrics
+from .evaluate import regression_metrics, rmse_on
 from .features import FEATURE_NAMES, feature_matrix_in_chunks
 from .model import TUNABLE_PARAMS, TripDurationModel
 from .model_card import write_model_card
@@ -107,12 +107,6 @@ def input_files(data: DataSettings) -> dict[str, dict[str, str]]:
         month: {"path": str(path), "sha256": sha256_of(path)}
         for month, path in ((month, data.month_file(month)) for month in months)
     }
-
-
-def rmse_on(val: CleanTrips) -> Callable[[TripDurationModel], float]:
-    """Scores any model on the same validation rows as the candidate."""
-    actual = val.trips[DURATION].to_numpy()
-    return lambda model: regression_metrics(actual, model.predict(val.trips))["rmse"]
 
 
 @dataclass

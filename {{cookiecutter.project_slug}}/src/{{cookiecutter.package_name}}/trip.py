@@ -15,6 +15,12 @@ DROPOFF = "dropoff_datetime"
 PICKUP_ZONE = "PULocationID"
 DROPOFF_ZONE = "DOLocationID"
 DISTANCE = "trip_distance"
+# Columns that predictions add: batch outputs and the prediction log carry the predicted minutes;
+# the log also names the model version and the part it played: champion (answered), challenger
+# (canary: answered; shadow: scored).
+PREDICTION = "predicted_duration"
+MODEL_VERSION = "model_version"
+ROLE = "role"
 
 # TLC taxi zones, as numbered in the TLC zone lookup.
 MIN_LOCATION_ID = 1

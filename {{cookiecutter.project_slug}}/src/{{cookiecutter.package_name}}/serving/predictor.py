@@ -158,7 +158,7 @@ class Predictor:
             task.add_done_callback(self._queued.discard)
             return
         try:
-            values = self._timed_predict([trip for trip, _ in waiting], 1, len(waiting))
+            values, _ = self._timed_predict([trip for trip, _ in waiting], 1, len(waiting))
         except Exception as error:  # handed to each waiting request, which answers 500
             fail(waiting, error)
         else:
@@ -198,16 +198,20 @@ class Predictor:
     def _locked_explain(self, trips: Sequence[Trip]) -> tuple[list[float], Explanations]:
         threads = self._batch_threads if len(trips) >= PARALLEL_MIN_TRIPS else 1
         with self._model_lock:
-            values = self._timed_predict(trips, threads, 1)
-            matrix = feature_matrix(trip_columns(trips))
+            values, columns = self._timed_predict(trips, threads, 1)
+            matrix = feature_matrix(columns)
             return values, explain_matrix(self.loaded.model, matrix, threads)
 
     def _locked_predict(self, trips: Sequence[Trip], requests: int) -> list[float]:
         threads = self._batch_threads if len(trips) >= PARALLEL_MIN_TRIPS else 1
         with self._model_lock:
-            return self._timed_predict(trips, threads, requests)
+            values, _ = self._timed_predict(trips, threads, requests)
+            return values
 
-    def _timed_predict(self, trips: Sequence[Trip], threads: int, requests: int) -> list[float]:
+    def _timed_predict(
+        self, trips: Sequence[Trip], threads: int, requests: int
+    ) -> tuple[list[float], dict[str, np.ndarray]]:
+        """The model's answers, logged and shadowed, and the input columns they came from."""
         started = time.perf_counter()
         columns = trip_columns(trips)
         values = self.loaded.predict_columns(columns, threads)
@@ -220,7 +224,7 @@ class Predictor:
             )
         if self.shadow is not None:  # queued here, scored on the shadow's own thread
             self.shadow(columns, requests)
-        return values.tolist()
+        return values.tolist(), columns
 
     def close_calls(self) -> None:
         """Finish the model calls under way (the prediction log may serve other models)."""
