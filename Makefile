@@ -9,7 +9,7 @@ VENV := .venv
 NODE_TOOLS := tests/node_modules/.package-lock.json
 PYTEST_ARGS ?=
 
-.PHONY: help install demo containers postgres test test-fast lint format bench docs clean
+.PHONY: help install demo containers postgres browser test test-fast lint format bench docs clean
 
 help: ## List every task
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -39,7 +39,10 @@ containers: ## Podman, runc and a local python:3.11-slim for the container tests
 postgres: ## PostgreSQL's binaries for the team-server tests (root on a fresh machine; instant once there)
 	.ci/setup-postgres.sh
 
-test: install $(NODE_TOOLS) containers postgres ## The whole test suite: fast and slow tiers (bakes, installs, containers)
+browser: ## Chromium and chromedriver from Debian for the demo UI test (root; instant once done)
+	.ci/setup-browser.sh
+
+test: install $(NODE_TOOLS) containers postgres browser ## The whole test suite: fast and slow tiers (bakes, installs, containers, browser)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test-fast: install $(NODE_TOOLS) ## Only the fast tier (no installs)

@@ -50,14 +50,7 @@ fi
 # --- 1. packages -------------------------------------------------------------------------
 if ! command -v podman >/dev/null 2>&1; then
     log "installing podman buildah runc debootstrap"
-    export DEBIAN_FRONTEND=noninteractive
-    apt_log="$(mktemp)"
-    if ! { apt-get -qq update && apt-get -qq install -y -o Dpkg::Use-Pty=0 podman buildah runc debootstrap; } \
-        >"$apt_log" 2>&1; then
-        tail -n 30 "$apt_log" >&2
-        exit 1
-    fi
-    rm -f "$apt_log"
+    "$(dirname "$0")/apt-install.sh" podman buildah runc debootstrap
     log "packages installed in $((SECONDS - START)) s"
 else
     for tool in runc debootstrap; do

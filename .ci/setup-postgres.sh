@@ -20,12 +20,5 @@ fi
 START=$SECONDS
 mkdir -p /etc/postgresql-common/createcluster.d
 echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.d/mlops-ci.conf
-export DEBIAN_FRONTEND=noninteractive
-apt_log="$(mktemp)"
-if ! { apt-get -qq update && apt-get -qq install -y -o Dpkg::Use-Pty=0 postgresql util-linux; } \
-    >"$apt_log" 2>&1; then
-    tail -n 30 "$apt_log" >&2
-    exit 1
-fi
-rm -f "$apt_log"
+"$(dirname "$0")/apt-install.sh" postgresql util-linux
 log "installed $(compgen -G '/usr/lib/postgresql/*/bin/initdb' | head -n1) in $((SECONDS - START)) s"

@@ -1,7 +1,8 @@
 """``make bench``: bake the default project, measure training speed, accuracy, serving, demo, team.
 
-    make bench                              # everything; results in build/bench/results.md
+    make bench                              # all but "year"; results in build/bench/results.md
     .venv/bin/python -m benchmarks.run --only scale accuracy --rebake
+    .venv/bin/python -m benchmarks.run --only year   # 36M rows: run it alone, on an idle machine
     .venv/bin/python -m benchmarks.run --only team   # PostgreSQL, MLflow server, parallel tuning
 
 The full months are read from ``../shared/data`` beside the main checkout (or ``--data``); without
@@ -21,11 +22,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import accuracy, demo, serving, team, training
+from benchmarks import accuracy, at_scale, demo, serving, team, training
 from benchmarks.bake import BENCH_DIR, default_project
 from tests.baking import TEMPLATE_ROOT
 
-PARTS = ("scale", "accuracy", "serving", "demo", "team")
+PARTS = ("scale", "train", "history", "year", "accuracy", "serving", "demo", "team")
+# Heavy (12 resampled months of 3M rows, about 1 GB on disk; minutes): only when asked for.
+DEFAULT_PARTS = tuple(part for part in PARTS if part != "year")
 
 
 def main_checkout() -> Path:
@@ -78,7 +81,7 @@ def month(data: Path, name: str) -> Path:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="Folder of real months.")
-    parser.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS))
+    parser.add_argument("--only", nargs="+", choices=PARTS, default=list(DEFAULT_PARTS))
     parser.add_argument("--rebake", action="store_true", help="Bake and install afresh.")
     args = parser.parse_args()
     started = time.monotonic()
@@ -88,7 +91,7 @@ def main() -> int:
     have_data = all(month(args.data, name).exists() for name in needed)
     sections = []
 
-    if {"scale", "accuracy"} & set(args.only) and not have_data:
+    if {"scale", "train", "history", "year", "accuracy"} & set(args.only) and not have_data:
         message = (
             f"skipped: the real months ({', '.join(needed)}) are not in {args.data}; "
             "pass --data FOLDER to measure training speed and accuracy"
@@ -113,6 +116,31 @@ def main() -> int:
             ],
         )
         sections.append("## Training speed at scale\n\n" + training.table(results))
+        print(sections[-1], flush=True)
+
+    if "train" in args.only and have_data:
+        print("\n==> the default `train` on 3M + 3M rows beside the course notebook", flush=True)
+        result = at_scale.measure_train(python, BENCH_DIR, args.data)
+        sections.append(
+            "## `train` on 3M + 3M rows beside the course notebook\n\n"
+            + at_scale.train_table(result)
+        )
+        print(sections[-1], flush=True)
+
+    if "history" in args.only and have_data:
+        print("\n==> validation RMSE with 1 and 2 months of history", flush=True)
+        sections.append(
+            "## Validation RMSE with 1 and 2 months of history (real months)\n\n"
+            + at_scale.history_table(at_scale.measure_history(python, args.data))
+        )
+        print(sections[-1], flush=True)
+
+    if "year" in args.only and have_data:
+        print("\n==> a year of history: 12 x 3M rows, train and predict", flush=True)
+        sections.append(
+            "## A year of history: `train` and `predict` on 36M rows\n\n"
+            + at_scale.year_table(at_scale.measure_year(python, BENCH_DIR, args.data))
+        )
         print(sections[-1], flush=True)
 
     if "accuracy" in args.only and have_data:

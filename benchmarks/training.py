@@ -188,12 +188,15 @@ def make_month_scale(source: str, target: str, rows: int = MILLION_ROWS, seed: i
 # ---------------------------------------------------------------------------------------------
 # parent side (template venv)
 # ---------------------------------------------------------------------------------------------
-def child(python: Path, *args: str, timeout: float = 1800) -> dict[str, object]:
-    """Run this file as a fresh process of the bake's Python; its last stdout line is JSON."""
+def child(
+    python: Path, *args: str, timeout: float = 1800, script: str = __file__
+) -> dict[str, object]:
+    """Run ``script`` (this file) as a fresh process of the bake's Python; its last stdout line
+    is JSON."""
     from tests.baking import run  # parent side only: the template's venv has the harness
 
     started = time.perf_counter()
-    completed = run([str(python), __file__, *args], Path.cwd(), timeout=timeout)
+    completed = run([str(python), script, *args], Path.cwd(), timeout=timeout)
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     result["process_s"] = time.perf_counter() - started
     return result
@@ -264,7 +267,7 @@ def main(argv: list[str]) -> int:
         result = {"course": course, "project": project}[impl](train, val)
         print(json.dumps(result))
     elif command == "make3m":
-        make_month_scale(argv[1], argv[2])
+        make_month_scale(argv[1], argv[2], seed=int(argv[3]) if len(argv) > 3 else SEED)
         print(json.dumps({"written": argv[2]}))
     else:
         raise SystemExit(f"unknown command {command!r}")

@@ -22,6 +22,14 @@ OPTIONAL_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
         "tests/test_prediction_log.py",
         "tests/test_serve.py",
         "docs/serving.md",
+        "tests/servers.py",
+        "tests/test_strategies.py",
+        "tests/test_routing.py",
+        "tests/test_metrics.py",
+        "tests/test_shadow.py",
+        "docs/how-to/serve-basic.md",
+        "docs/how-to/serve-shadow.md",
+        "docs/how-to/serve-canary.md",
         "benchmarks",
         # A job image only: the training Job and the retraining CronJob, no service.
         "deploy/kubernetes/base/app",
@@ -29,6 +37,7 @@ OPTIONAL_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
         "deploy/kubernetes/base/pdb.yaml",
         "deploy/kubernetes/overlays",
     ),
+    ("ui", "none"): ("src/{package}/serving/ui.py", "tests/test_ui.py"),
     # With MLflow the file registry would be dead code: MLflow's registry backs the same interface.
     ("experiment_tracking", "mlflow"): (
         "src/{package}/registry_files.py",
@@ -51,6 +60,7 @@ OPTIONAL_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
     ),
     ("monitoring", "none"): (
         "src/{package}/monitor.py",
+        "src/{package}/reports_index.py",
         "tests/test_monitor.py",
         "docs/monitoring.md",
     ),
@@ -65,6 +75,14 @@ OPTIONAL_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
     ("ci", "gitlab"): (".github",),
     ("ci", "none"): (".github", ".gitlab-ci.yml", "renovate.json"),
     ("package_manager", "uv"): ("poetry.toml",),
+    ("data_versioning", "none"): (
+        "dvc.yaml",
+        "params.yaml",
+        ".dvcignore",
+        ".dvc",
+        "tests/test_params_file.py",
+        "docs/data-versioning.md",
+    ),
 }
 
 MANAGER_NAMES = {"poetry": "Poetry", "uv": "uv"}
@@ -82,22 +100,32 @@ def paths_to_remove(answers: dict[str, str]) -> list[str]:
 
 
 def remove(root: Path, relative: str) -> None:
+    """Delete a path, then the folders it leaves empty (up to the project's root)."""
     target = root / relative
     if target.is_dir():
         shutil.rmtree(target)
     elif target.exists():
         target.unlink()
+    folder = target.parent
+    while folder != root and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent
 
 
 def next_steps(answers: dict[str, str]) -> str:
     steps = [
         f"cd {answers['project_slug']}",
         f"make install     # {MANAGER_NAMES[answers['package_manager']]} venv in .venv",
-        "make train       # train on the bundled sample, register the model",
-        "make predict     # batch prediction on the bundled sample",
     ]
+    if answers.get("data_versioning") == "dvc":
+        steps.append("git init && make repro  # DVC pipeline: download months, train, evaluate")
+    else:
+        steps.append("make train       # train on the bundled sample, register the model")
+    steps.append("make predict     # batch prediction on the bundled sample")
     if answers["serving"] == "fastapi":
         steps.append("make serve       # FastAPI on http://127.0.0.1:8000/docs")
+    if answers.get("ui") == "gradio":
+        steps.append("                 # and the demo UI on http://127.0.0.1:8000/ui")
     steps.append("make help        # every task")
     return "\n".join(f"    {step}" for step in steps)
 

@@ -31,10 +31,10 @@ PEP440_PATTERN = re.compile(
 # Names the generated project imports or ships: a package with one of these names would shadow it.
 RESERVED_PACKAGE_NAMES = frozenset(
     {
-        "app", "evidently", "fastapi", "httpx", "joblib", "lightgbm", "loguru", "mlflow", "numpy",
-        "optuna", "pandas", "pandera", "prometheus_client", "prometheus_fastapi_instrumentator",
-        "pyarrow", "pydantic", "pydantic_settings", "pytest", "scipy", "sklearn", "starlette",
-        "tests", "typer", "uvicorn",
+        "app", "evidently", "fastapi", "gradio", "httpx", "joblib", "lightgbm", "loguru",
+        "matplotlib", "mlflow", "numpy", "optuna", "pandas", "pandera", "prometheus_client",
+        "prometheus_fastapi_instrumentator", "pyarrow", "pydantic", "pydantic_settings", "pytest",
+        "rich", "scipy", "sklearn", "starlette", "tests", "typer", "uvicorn", "dask", "distributed", "dvc", "yaml",
     }
 )  # fmt: skip
 
@@ -45,12 +45,14 @@ CHOICES = {
     "python_version": ("3.11", "3.12", "3.13"),
     "license": ("MIT", "Apache-2.0", "BSD-3-Clause", "Proprietary"),
     "serving": ("fastapi", "none"),
+    "ui": ("none", "gradio"),
     "experiment_tracking": ("mlflow", "none"),
     "hyperparameter_tuning": ("optuna", "none"),
     "monitoring": ("evidently", "none"),
     "docker": ("yes", "no"),
     "ci": ("github", "gitlab", "none"),
     "package_manager": ("poetry", "uv"),
+    "data_versioning": ("none", "dvc"),
 }
 
 # Free-text answers land in TOML, YAML and Python strings; these characters would break them.
@@ -127,9 +129,14 @@ def check_choice(field: str, value: str) -> str | None:
 
 
 def check_combination(answers: dict[str, str]) -> str | None:
-    """A rule for answers that cannot go together; none today (docker without serving bakes the
-    jobs' image). Tests derive the refused combinations from this function."""
-    del answers
+    """A rule for answers that cannot go together (docker without serving bakes the jobs' image).
+    Tests derive the refused combinations from this function."""
+    if answers.get("ui") == "gradio" and answers.get("serving") == "none":
+        rule = (
+            "with serving='none' it is not supported: the UI needs serving='fastapi' "
+            "(it is mounted on the prediction service and uses its loaded model)"
+        )
+        return refusal("ui", "gradio", rule, "none (or serving='fastapi')")
     return None
 
 

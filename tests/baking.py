@@ -25,6 +25,7 @@ ALL_OFF = {
     "monitoring": "none",
     "docker": "no",
     "ci": "none",
+    "data_versioning": "none",
 }
 # Poetry's default source uses PyPI's per-version JSON API, which this machine's mirror lacks;
 # the simple index is the same PyPI. Only the harness's copy of a bake gets it, never the template.

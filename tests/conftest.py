@@ -40,8 +40,10 @@ def minimal_project(minimal_bake: Path) -> InstalledProject:
     return install(minimal_bake, dict(ALL_OFF))
 
 
-# Served, without MLflow: the same registry interface backed by the file registry.
+# Served, without MLflow: the same registry interface backed by the file registry; with the demo
+# UI on the service, so that one install serves the file-registry and the UI tests.
 FILE_REGISTRY = {
+    "ui": "gradio",
     "experiment_tracking": "none",
     "hyperparameter_tuning": "none",
     "monitoring": "none",
@@ -62,3 +64,13 @@ UV_JOBS = {"package_manager": "uv", "serving": "none", "docker": "yes"}
 @pytest.fixture(scope="session")
 def uv_jobs_project(cookies_session) -> InstalledProject:
     return install(bake_or_fail(cookies_session, UV_JOBS), dict(UV_JOBS))
+
+
+# DVC, with monitoring so that the pipeline has all four stages. The Dask tests use this bake too:
+# one install for both (every bake has the dask group).
+DVC = {**ALL_OFF, "monitoring": "evidently", "data_versioning": "dvc"}
+
+
+@pytest.fixture(scope="session")
+def dvc_project(cookies_session) -> InstalledProject:
+    return install(bake_or_fail(cookies_session, DVC), dict(DVC))

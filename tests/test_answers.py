@@ -34,6 +34,7 @@ BAD_ANSWERS = [
     ({"version": "v1..0"}, "version", "PEP 440"),
     ({"description": "back\\slash"}, "description", "must not contain"),
     ({"author_name": "ML {Team}"}, "author_name", "must not contain"),
+    ({"ui": "gradio", "serving": "none"}, "ui", "needs serving"),
     ({"package_name": "tests"}, "package_name", "shadow a package"),
     ({"package_name": "async"}, "package_name", "keyword"),
     ({"project_slug": "trip--duration"}, "project_slug", "single hyphens"),
@@ -46,6 +47,7 @@ BAD_CHOICES = [
     ({"python_version": "3.10"}, "python_version", "one of 3.11, 3.12, 3.13"),
     ({"ci": "jenkins"}, "ci", "one of github, gitlab, none"),
     ({"package_manager": "pip"}, "package_manager", "one of poetry, uv"),
+    ({"ui": "streamlit"}, "ui", "one of none, gradio"),
     ({"license": "GPL-3.0"}, "license", "one of MIT, Apache-2.0, BSD-3-Clause, Proprietary"),
 ]
 
@@ -88,6 +90,8 @@ def test_default_answers_are_valid():
         # A batch-only project's image runs the CLI jobs (train, predict, monitor).
         {"serving": "none", "docker": "yes"},
         {"package_manager": "uv"},
+        {"ui": "gradio"},
+        {"ui": "gradio", "docker": "no", "experiment_tracking": "none"},
     ],
 )
 def test_good_answers_pass(changes: dict[str, str]):
@@ -147,3 +151,8 @@ def test_post_gen_table_removes_exactly_what_is_off():
     assert ".gitlab-ci.yml" in removed_when_all_on
     on_paths = ("serving", "tune.py", "monitor.py", "registry_mlflow.py", "Dockerfile", ".github")
     assert not [path for path in removed_when_all_on if path.endswith(on_paths)]
+    # The UI is off by default: its module and test go; with ui=gradio they stay.
+    assert "src/trip_duration/serving/ui.py" in removed_when_all_on
+    assert "tests/test_ui.py" in removed_when_all_on
+    with_ui = post_gen.paths_to_remove(valid_answers(ui="gradio"))
+    assert not [path for path in with_ui if path.endswith(("ui.py", "test_ui.py"))]

@@ -55,6 +55,7 @@ ANSWER_SETS: dict[str, tuple[dict[str, str], tuple[str, ...], tuple[str, ...]]] 
         GITLAB_FILES + DOCKER_FILES,
         (".github",),
     ),
+    "ui-gradio": ({"ui": "gradio"}, GITHUB_FILES + DOCKER_FILES, GITLAB_FILES),
 }
 
 
@@ -166,7 +167,10 @@ def test_dockerfile_shape(bakes: dict[str, Path], name: str):
     assert froms == [f"python:{python}-slim AS build", f"python:{python}-slim AS runtime"]
     runtime = instructions[[i for i, (k, _) in enumerate(instructions) if k == "FROM"][1] :]
     copies_from_build = [rest for keyword, rest in runtime if keyword == "COPY"]
-    assert copies_from_build == ["--from=build /opt/venv /opt/venv", "--from=build /dist /tmp/dist"]
+    expected_copies = ["--from=build /opt/venv /opt/venv", "--from=build /dist /tmp/dist"]
+    if answers_of(name).get("ui") == "gradio":  # the demo form's zone names, read-only
+        expected_copies.append("data/taxi_zone_lookup.csv /opt/zones/taxi_zone_lookup.csv")
+    assert copies_from_build == expected_copies
     runs = " ".join(rest for keyword, rest in runtime if keyword == "RUN")
     assert "poetry" not in runs and "/opt/uv" not in runs, "no package manager in the runtime stage"
     users = [rest for keyword, rest in runtime if keyword == "USER"]
@@ -219,7 +223,10 @@ def test_dockerignore_is_an_allow_list(bakes: dict[str, Path], name: str):
     assert patterns[0] == "*"
     allowed = {p.removeprefix("!").rstrip("/") for p in patterns if p.startswith("!")}
     lock = "uv.lock" if answers_of(name)["package_manager"] == "uv" else "poetry.lock"
-    assert allowed == {"pyproject.toml", lock, "README.md", "LICENSE", "src"}
+    expected = {"pyproject.toml", lock, "README.md", "LICENSE", "src"}
+    if answers_of(name).get("ui") == "gradio":
+        expected.add("data/taxi_zone_lookup.csv")  # the demo form's zone names, 12 kB
+    assert allowed == expected
 
 
 @pytest.mark.parametrize("name", bakes_where(ci="github"))

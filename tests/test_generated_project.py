@@ -15,7 +15,10 @@ pytestmark = pytest.mark.slow
 SAMPLE_RMSE_BOUND = 7.5
 
 
-@pytest.fixture(scope="module", params=["default_project", "minimal_project", "uv_jobs_project"])
+@pytest.fixture(
+    scope="module",
+    params=["default_project", "minimal_project", "uv_jobs_project", "file_registry_project"],
+)
 def project(request) -> InstalledProject:
     return request.getfixturevalue(request.param)
 

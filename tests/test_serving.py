@@ -183,7 +183,10 @@ def test_http_predictions_equal_the_batch_cli(
 def test_schemathesis_finds_no_failures(served: Server):
     command = [tool("schemathesis"), "--no-color", "run", f"{served.base}/openapi.json"]
     command += ["--checks", "all", "--max-examples", str(SCHEMATHESIS_EXAMPLES)]
-    command += ["--request-timeout", "60", "--workers", "2"]
+    # One worker: with two, schemathesis's threads call ast.parse concurrently (through hypothesis's
+    # lambda descriptions) and CPython 3.11.7 raises "AST constructor recursion depth mismatch"
+    # (python/cpython#106905), a runtime error in the tool, not a finding about the service.
+    command += ["--request-timeout", "60", "--workers", "1"]
     result = run(command, Path.cwd(), timeout=1800)  # raises, with the report, on any failure
     output = result.stdout
     assert "No issues found" in output, output[-4000:]

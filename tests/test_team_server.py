@@ -41,6 +41,7 @@ class Member:
         self.env = {
             "MLFLOW_TRACKING_URI": server.url,
             f"{prefix}DATA__DATA_DIR": str(project.root / "data" / "sample"),
+            f"{prefix}DATA__ZONE_LOOKUP": str(project.root / "data" / "taxi_zone_lookup.csv"),
             f"{prefix}DATA__QUARANTINE_DIR": str(folder / "quarantine"),
             f"{prefix}REGISTRY__MODELS_DIR": str(folder / "models"),
             f"{prefix}TRAINING__PARAMS_FILE": str(folder / "best_params.json"),
@@ -180,7 +181,7 @@ def test_two_trains_share_one_registry_on_postgres_and_the_service_loads_over_ht
         os.killpg(service.pid, signal.SIGTERM)
         dave.finish(service, timeout=60)
     assert status == 200, ready
-    assert ready["model"] == {"name": model, "version": 1}
+    assert ready["model"] == {"name": model, "version": 1, "role": "champion"}
     for member in (alice, bob, carol, dave):
         assert not member.has_local_store(), member.folder
 

@@ -1,4 +1,4 @@
-"""Load benchmark of the API: /predict against /health and a bare FastAPI app, batches, /health.
+"""Load benchmark of the API: /predict against /health and a bare FastAPI app, shadow mode, batches.
 
     make bench                                   # starts `serve` on a free port, stops it after
     make bench ARGS="--url http://127.0.0.1:8000 --duration 20 --connections 50"
@@ -16,6 +16,12 @@ much lighter than the server it loads), locust (a dev dependency) otherwise. Tar
 worker at 50 connections: /predict at least 80% of /health's requests per second and at least 1.2x
 the bare endpoint's, /predict p99 under 50 ms, a 10,000-trip batch under 100 ms in-process. They
 are reported, not asserted: the figures depend on the machine and on whatever else runs on it.
+
+Shadow mode's cost is measured in the same rounds: a second service with ``SERVING__MODE=shadow``
+(the challenger alias, or the champion itself when there is no challenger yet: a model of the same
+size) is loaded like the first. Targets: shadow /predict at least 85% of champion-only requests
+per second, p99 at most 1.5x. The canary share is counted over 1,000 keys with the routing
+function the service uses (target: within 5 points of ``SERVING__CANARY_SHARE``).
 """
 
 from __future__ import annotations
@@ -43,15 +49,22 @@ import httpx
 import pandas as pd
 from loguru import logger
 
-from {{ cookiecutter.package_name }}.config import load_settings
+from {{ cookiecutter.package_name }}.config import ENV_PREFIX, load_settings
+from {{ cookiecutter.package_name }}.registry import open_registry
 from {{ cookiecutter.package_name }}.serving.app import create_app
 from {{ cookiecutter.package_name }}.serving.predictor import trip_columns
+from {{ cookiecutter.package_name }}.serving.routing import goes_to_challenger
 from {{ cookiecutter.package_name }}.serving.schemas import EXAMPLE_TRIP, batch_request_model
 
 PACKAGE = "{{ cookiecutter.package_name }}"
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "green_tripdata_2024-01.parquet"
 BATCH_TRIPS = 10_000
 TARGET_RATIO = 0.8
+TARGET_SHADOW_RATIO = 0.85
+TARGET_SHADOW_P99 = 1.5
+CANARY_KEYS = 1_000
+CANARY_TOLERANCE = 0.05
+SHADOW = "/predict shadow"
 TARGET_BARE_RATIO = 1.2
 BATCH_CLIENTS = 8
 HEALTH_CONNECTIONS = 4  # a light /health load: its latency, not the server's ceiling
@@ -143,11 +156,40 @@ def wait_until_ready(url: str, server: subprocess.Popen | None, timeout: float =
     sys.exit(f"{url}/ready did not answer within {timeout:.0f} s")
 
 
-def start_server(port: int, workers: int, log_path: Path) -> subprocess.Popen:
+def start_server(
+    port: int, workers: int, log_path: Path, settings: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """``serve`` with extra ``settings`` (names after the prefix, e.g. SERVING__MODE)."""
     command = [sys.executable, "-m", f"{PACKAGE}.cli", "serve", "--port", str(port)]
     command += ["--workers", str(workers)]
+    env = {**os.environ, **{f"{ENV_PREFIX}{k}": v for k, v in (settings or {}).items()}}
     with log_path.open("w") as log:
-        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+
+
+def shadow_settings() -> tuple[dict[str, str], str]:
+    """Settings of the shadow service, and which model shadows: the challenger when the
+    registry has one, else the champion itself (a challenger of the same size)."""
+    settings = load_settings()
+    alias = settings.serving.challenger_alias
+    if open_registry(settings).get_version(alias) is None:
+        alias = settings.serving.model_alias
+    mode = {"SERVING__MODE": "shadow", "SERVING__CHALLENGER_ALIAS": alias}
+    return mode, alias
+
+
+def start_shadow(workers: int, log_path: Path) -> tuple[subprocess.Popen, str]:
+    """A second service in shadow mode, on its own port."""
+    mode, alias = shadow_settings()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    print(f"starting the shadow service on {url}, shadowed by {alias!r}, log: {log_path}")
+    return start_server(port, workers, log_path, mode), url
+
+
+def canary_share_over_keys(share: float, keys: int = CANARY_KEYS) -> float:
+    """The share of ``keys`` distinct routing keys the service would send to the challenger."""
+    return sum(goes_to_challenger(f"client-{number}", share) for number in range(keys)) / keys
 
 
 def start_bare_app(folder: Path, port: int, log_path: Path) -> subprocess.Popen:
@@ -243,11 +285,16 @@ def run_locust(url: str, path: str, body: str, seconds: int, connections: int) -
 
 
 def scrape(url: str) -> dict[str, float]:
-    """The service's own metrics that the report uses (one worker's, with several)."""
+    """The service's own metrics that the report uses, summed over their labels (the process's
+    CPU time: the worker that answered, with several)."""
     with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
         text = response.read().decode()
     wanted = r"process_cpu_seconds_total|model_trips_per_call_sum|model_trips_per_call_count"
-    return {name: float(value) for name, value in re.findall(rf"^({wanted}) (\S+)$", text, re.M)}
+    found: dict[str, float] = {}
+    labelled = "^(" + wanted + r")(?:\{[^}]*\})? (\S+)$"
+    for name, value in re.findall(labelled, text, re.M):
+        found[name] = found.get(name, 0.0) + float(value)
+    return found
 
 
 def process_cpu_seconds(pid: int) -> float | None:
@@ -303,18 +350,29 @@ def combine(rounds: list[LoadResult]) -> LoadResult:
 
 
 def measure_rounds(
-    load, url: str, bare: tuple[str, int], body: str, args: argparse.Namespace
+    load,
+    url: str,
+    bare: tuple[str, int],
+    body: str,
+    args: argparse.Namespace,
+    *,
+    shadow_url: str | None = None,
 ) -> list[LoadResult]:
-    """/health, /predict and the bare app in alternating rounds, so that a change in the
-    machine's other load during the run falls on all alike instead of on whichever ran last."""
+    """/health, /predict, the bare app (and the shadow service's /predict) in alternating rounds,
+    so that a change in the machine's other load during the run falls on all alike instead of on
+    whichever ran last."""
     seconds = max(1, round(args.duration / args.rounds))
     bare_url, bare_pid = bare
     phases = (("/health", url, "/health", ""), ("/predict", url, "/predict", body))
     phases += ((BARE, bare_url, "/predict", body),)
+    if shadow_url is not None:
+        phases += ((SHADOW, shadow_url, "/predict", body),)
     rounds: dict[str, list[LoadResult]] = {name: [] for name, *_ in phases}
     for _ in range(args.rounds):
         for name, base, path, payload in phases:
-            other = {"label": name, "pid": bare_pid} if base == bare_url else {}
+            other: dict[str, object] = {"label": name}
+            if base == bare_url:
+                other["pid"] = bare_pid
             result = measure(
                 load, base, path, payload, seconds=seconds, connections=args.connections, **other
             )
@@ -462,13 +520,14 @@ def main() -> int:
     args, tool = parse_arguments()
     load = run_wrk if tool == "wrk" else run_locust
 
-    server, url = None, args.url
+    server, url, shadow, shadow_url = None, args.url, None, None
     log_path = Path(tempfile.gettempdir()) / f"{PACKAGE}-bench-server.log"
     if url is None:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         print(f"starting the service on {url} ({args.workers} worker(s)), log: {log_path}")
         server = start_server(port, args.workers, log_path)
+        shadow, shadow_url = start_shadow(args.workers, log_path.with_name(f"{PACKAGE}-shadow.log"))
     bare_folder = Path(tempfile.mkdtemp(prefix=f"{PACKAGE}-bench-"))
     bare_url = f"http://127.0.0.1:{free_port()}"
     bare = start_bare_app(bare_folder, int(bare_url.rsplit(":", 1)[1]), bare_folder / "bare.log")
@@ -479,20 +538,29 @@ def main() -> int:
         for base, path, payload in ((url, "/health", ""), (url, "/predict", body)):
             load(base, path, payload, WARM_UP_SECONDS, args.connections)  # not reported
         load(bare_url, "/predict", body, WARM_UP_SECONDS, args.connections)
-        results = measure_rounds(load, url, (bare_url, bare.pid), body, args)
+        if shadow_url is not None:
+            wait_until_ready(shadow_url, shadow)
+            load(shadow_url, "/predict", body, WARM_UP_SECONDS, args.connections)
+        results = measure_rounds(load, url, (bare_url, bare.pid), body, args, shadow_url=shadow_url)
         model_calls = scrape(url)
+        shadow_calls = {} if shadow_url is None else scrape_shadow(shadow_url)
         stop_server(bare)
+        if shadow is not None:
+            stop_server(shadow)
         seconds = max(5, round(args.duration / args.rounds))
         alone, during, batches_ok, batches_failed = health_under_batches(load, url, seconds)
     finally:
         if server is not None:
             stop_server(server)
+        if shadow is not None and shadow.poll() is None:
+            stop_server(shadow)
         if bare.poll() is None:
             stop_server(bare)
         shutil.rmtree(bare_folder, ignore_errors=True)
 
     print_report(results, args, tool)
     print_ratios(results, model_calls)
+    print_strategies(results, shadow_calls)
     if tool == "locust":
         print("locust is one Python process and often saturates before the server does: trust the")
         print("CPU-per-request ratio over the req/s ratio, or install wrk.")
@@ -512,8 +580,54 @@ def main() -> int:
     return 0
 
 
+def scrape_shadow(url: str) -> dict[str, float]:
+    """What the shadow service's challenger scored and dropped."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    found = {"scored": 0.0, "dropped": 0.0, "failed": 0.0}
+    pattern = r'^model_predicted_minutes_count\{[^}]*model_role="challenger"[^}]*\} (\S+)$'
+    found["scored"] = sum(float(value) for value in re.findall(pattern, text, re.M))
+    for name in ("dropped", "failed"):
+        values = re.findall(rf"^shadow_{name}_trips_total (\S+)$", text, re.M)
+        found[name] = sum(float(value) for value in values)
+    return found
+
+
+def print_strategies(results: list[LoadResult], shadow_calls: dict[str, float]) -> None:
+    """Shadow mode's cost against champion-only (same rounds), and the canary share."""
+    by_path = {result.path: result for result in results}
+    if SHADOW in by_path:
+        alone, shadowed = by_path["/predict"], by_path[SHADOW]
+        ratio = shadowed.requests_per_second / alone.requests_per_second
+        p99 = shadowed.p99_ms / alone.p99_ms
+        print(
+            f"\nshadow /predict vs champion-only, req/s: {ratio:.0%} (target >= "
+            f"{TARGET_SHADOW_RATIO:.0%}); p99 {shadowed.p99_ms:.1f} vs {alone.p99_ms:.1f} ms = "
+            f"{p99:.2f}x (target <= {TARGET_SHADOW_P99:.1f}x)"
+        )
+        if alone.cpu_ms_per_request and shadowed.cpu_ms_per_request:
+            cpu = alone.cpu_ms_per_request / shadowed.cpu_ms_per_request
+            print(
+                f"shadow vs champion-only by server CPU per request: {cpu:.0%} (the throughput a "
+                "busy machine would see, less sensitive to other load than req/s)"
+            )
+        print(
+            f"shadow: {shadow_calls['scored']:.0f} trips scored by the challenger, "
+            f"{shadow_calls['dropped']:.0f} dropped (backlog full), "
+            f"{shadow_calls['failed']:.0f} failed"
+        )
+    else:
+        print("\nshadow mode is measured only when the benchmark starts the services (no --url)")
+    share = load_settings().serving.canary_share
+    routed = canary_share_over_keys(share)
+    print(
+        f"canary: {routed:.1%} of {CANARY_KEYS:,} keys routed to the challenger at "
+        f"SERVING__CANARY_SHARE={share:g} (target: within {CANARY_TOLERANCE * 100:.0f} points)"
+    )
+
+
 def print_ratios(results: list[LoadResult], model_calls: dict[str, float]) -> None:
-    health, predict, bare_predict = results
+    health, predict, bare_predict = results[:3]
     ratio = predict.requests_per_second / health.requests_per_second
     print(f"\n/predict vs /health req/s: {ratio:.0%} (target >= {TARGET_RATIO:.0%})")
     bare_ratio = predict.requests_per_second / bare_predict.requests_per_second

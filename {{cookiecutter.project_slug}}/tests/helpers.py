@@ -15,6 +15,9 @@ from {{ cookiecutter.package_name }}.config import (
     DataSettings,
     FeedbackSettings,
     LoggingSettings,
+{%- if cookiecutter.monitoring == "evidently" %}
+    MonitoringSettings,
+{%- endif %}
     RegistrySettings,
     Settings,
     TrainingSettings,
@@ -22,6 +25,7 @@ from {{ cookiecutter.package_name }}.config import (
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = PROJECT_ROOT / "data" / "sample"
+ZONE_LOOKUP = PROJECT_ROOT / "data" / "taxi_zone_lookup.csv"
 {%- if cookiecutter.experiment_tracking == "mlflow" %}
 # Creating MLflow's tables in a new SQLite file takes seconds; tests copy one store made once.
 EMPTY_STORE = Path(tempfile.mkdtemp(prefix="mlflow-empty-")) / "mlflow.db"
@@ -47,7 +51,10 @@ def isolated_settings(root: Path) -> Settings:
     return Settings(
         _env_file=None,
         data=DataSettings(
-            data_dir=SAMPLE_DIR, raw_dir=root / "raw", quarantine_dir=root / "quarantine"
+            data_dir=SAMPLE_DIR,
+            raw_dir=root / "raw",
+            quarantine_dir=root / "quarantine",
+            zone_lookup=ZONE_LOOKUP,
         ),
         training=TrainingSettings(params_file=root / "best_params.json"),
         registry=RegistrySettings(
@@ -58,6 +65,9 @@ def isolated_settings(root: Path) -> Settings:
         ),
         logging=LoggingSettings(file=None),
         feedback=FeedbackSettings(reports_dir=root / "reports"),
+{%- if cookiecutter.monitoring == "evidently" %}
+        monitoring=MonitoringSettings(reports_dir=root / "reports"),
+{%- endif %}
     )
 
 
@@ -67,6 +77,7 @@ def isolated_environment(root: Path) -> dict[str, str]:
         f"{ENV_PREFIX}DATA__DATA_DIR": str(SAMPLE_DIR),
         f"{ENV_PREFIX}DATA__RAW_DIR": str(root / "raw"),
         f"{ENV_PREFIX}DATA__QUARANTINE_DIR": str(root / "quarantine"),
+        f"{ENV_PREFIX}DATA__ZONE_LOOKUP": str(ZONE_LOOKUP),
         f"{ENV_PREFIX}TRAINING__PARAMS_FILE": str(root / "best_params.json"),
         f"{ENV_PREFIX}REGISTRY__MODELS_DIR": str(root / "models"),
 {%- if cookiecutter.experiment_tracking == "mlflow" %}
@@ -74,4 +85,7 @@ def isolated_environment(root: Path) -> dict[str, str]:
 {%- endif %}
         f"{ENV_PREFIX}LOGGING__FILE": "",
         f"{ENV_PREFIX}FEEDBACK__REPORTS_DIR": str(root / "reports"),
+{%- if cookiecutter.monitoring == "evidently" %}
+        f"{ENV_PREFIX}MONITORING__REPORTS_DIR": str(root / "reports"),
+{%- endif %}
     }

@@ -104,7 +104,10 @@ def test_predict_one_trip(client: TestClient, trained):
     assert response.status_code == 200, response.text
     body = response.json()
     assert 0 < body["predicted_duration_minutes"] < 120
-    assert body["model"] == {"name": result.version.name, "version": result.version.version}
+    version = result.version
+    assert body["model"] == {"name": version.name, "version": version.version, "role": "champion"}
+    assert response.headers["x-model-version"] == str(version.version)
+    assert response.headers["x-model-role"] == "champion"
 
 
 def test_model_describes_the_served_version(client: TestClient, trained):
@@ -564,3 +567,70 @@ def test_single_trips_wait_for_a_running_batch_off_the_event_loop(trained):
     singles, batch, waited = asyncio.run(scenario())
     assert waited  # they were not answered around the lock
     assert singles == batch
+
+
+def test_explain_adds_contributions_that_sum_to_the_prediction(client: TestClient):
+    plain = client.post("/predict", json=TRIP).json()
+    assert "explanation" not in plain  # the default answer is unchanged
+    explained = client.post("/predict?explain=true", json=TRIP).json()
+    assert explained["predicted_duration_minutes"] == plain["predicted_duration_minutes"]
+    why = explained["explanation"]
+    assert set(why["contributions"]) == set(FEATURE_NAMES)
+    total = why["base_value"] + sum(why["contributions"].values())
+    assert total == pytest.approx(explained["predicted_duration_minutes"], abs=1e-6)
+
+
+def test_explain_on_a_batch_gives_one_explanation_per_trip(client: TestClient):
+    trips = [TRIP, with_(trip_distance=9.5), with_(PULocationID=166, DOLocationID=236)]
+    plain = client.post("/predict/batch", json={"trips": trips}).json()
+    assert "explanations" not in plain
+    body = client.post("/predict/batch", params={"explain": "true"}, json={"trips": trips}).json()
+    assert body["predicted_duration_minutes"] == plain["predicted_duration_minutes"]
+    assert len(body["explanations"]) == len(trips)
+    for minutes, why in zip(body["predicted_duration_minutes"], body["explanations"], strict=True):
+        total = why["base_value"] + sum(why["contributions"].values())
+        assert total == pytest.approx(minutes, abs=1e-6)
+    assert client.post("/predict?explain=maybe", json=TRIP).status_code == 422
+
+
+def test_openapi_documents_the_explain_flag(client: TestClient):
+    schema = client.get("/openapi.json").json()
+    for path in ("/predict", "/predict/batch"):
+        [flag] = [p for p in schema["paths"][path]["post"]["parameters"] if p["name"] == "explain"]
+        assert flag["in"] == "query"
+        assert flag["schema"]["type"] == "boolean"
+        assert "contribution" in flag["description"]
+    components = schema["components"]["schemas"]
+    assert "base_value" in components["Explanation"]["properties"]
+    assert "explanation" in components["Prediction"]["properties"]
+    assert "explanations" in components["BatchPrediction"]["properties"]
+
+
+@pytest.mark.parametrize("field", ["PULocationID", "DOLocationID"])
+@pytest.mark.parametrize("zone", [0, 266])
+def test_an_unknown_zone_names_the_range_and_the_lookup(client: TestClient, field: str, zone: int):
+    response = client.post("/predict", json=with_(**{field: zone}))
+    assert response.status_code == 422
+    [problem] = response.json()["detail"]
+    assert problem["loc"] == ["body", field]
+    assert f"TLC zones are numbered 1..{MAX_LOCATION_ID}" in problem["msg"]
+    assert "taxi_zone_lookup.csv" in problem["msg"]
+    batch = client.post("/predict/batch", json={"trips": [TRIP, with_(**{field: zone})]})
+    assert batch.json()["detail"][0]["loc"] == ["body", "trips", 1, field]
+    assert "unknown zone" in batch.json()["detail"][0]["msg"]
+
+
+def test_explained_batches_have_their_own_limit(trained: tuple[Settings, TrainingResult]):
+    settings, _ = trained
+    serving = settings.serving.model_copy(update={"max_explained_trips": 2})
+    with TestClient(create_app(settings.model_copy(update={"serving": serving}))) as small:
+        allowed = small.post("/predict/batch?explain=true", json={"trips": [TRIP] * 2})
+        assert allowed.status_code == 200
+        refused = small.post("/predict/batch?explain=true", json={"trips": [TRIP] * 3})
+        assert refused.status_code == 422
+        [problem] = refused.json()["detail"]
+        assert problem["loc"] == ["query", "explain"]
+        assert "at most 2 trips" in problem["msg"]
+        assert small.post("/predict/batch", json={"trips": [TRIP] * 3}).status_code == 200
+        empty = small.post("/predict/batch?explain=true", json={"trips": []})
+        assert empty.json()["explanations"] == []

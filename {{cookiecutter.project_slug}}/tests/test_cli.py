@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
@@ -24,20 +25,18 @@ from {{ cookiecutter.package_name }}.trip import PREDICTION
 from .helpers import SAMPLE_DIR, isolated_environment
 
 SAMPLE = SAMPLE_DIR / "green_tripdata_2024-01.parquet"
-# Runs `cli` in a child process whose parquet writer stops after the first bytes, until killed.
+# Runs `cli` in a child process whose parquet writer stops after its header, until killed.
 KILLED_WHILE_WRITING = """
 import sys, time
 from pathlib import Path
-import pandas as pd
+import pyarrow.parquet as pq
 from {{ cookiecutter.package_name }}.cli import app
 
-def write_then_hang(self, path, *args, **kwargs):
-    with open(path, "wb") as handle:
-        handle.write(b"PAR1")
-    Path(sys.argv[1]).touch()
+def write_then_hang(self, table, *args, **kwargs):
+    Path(sys.argv[1]).touch()  # the writer has opened its file and written the header
     time.sleep(600)
 
-pd.DataFrame.to_parquet = write_then_hang
+pq.ParquetWriter.write_table = write_then_hang
 app(sys.argv[2:])
 """
 
@@ -98,8 +97,7 @@ def error_lines(output: str) -> list[str]:
     return [line for line in output.splitlines() if line.startswith("error:")]
 
 
-def full_disk(self: pd.DataFrame, path: object, *args: object, **kwargs: object) -> None:
-    Path(str(path)).write_bytes(b"PAR1")
+def full_disk(self: pq.ParquetWriter, *args: object, **kwargs: object) -> None:
     raise OSError(errno.ENOSPC, "Error writing bytes to file. Detail: [errno 28] No space left")
 
 
@@ -108,7 +106,7 @@ def test_predict_on_a_full_disk_is_one_line_and_keeps_the_previous_file(
 ):
     target = tmp_path / "predictions.parquet"
     target.write_bytes(b"previous predictions")
-    monkeypatch.setattr(pd.DataFrame, "to_parquet", full_disk)
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", full_disk)
     result = runner.invoke(
         app, ["predict", str(SAMPLE), str(target)], env=trained_environment(trained)
     )

@@ -46,3 +46,32 @@ def test_invalid_values_name_the_setting(
     monkeypatch.setenv(f"{ENV_PREFIX}{name}", value)
     with pytest.raises(SettingsError, match=f"{ENV_PREFIX}{mentioned}"):
         load_settings()
+{%- if cookiecutter.serving == "fastapi" %}
+
+
+def test_reload_needs_a_token_and_keeps_it_out_of_the_settings_repr(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(f"{ENV_PREFIX}SERVING__RELOAD_ENABLED", "true")
+    with pytest.raises(SettingsError, match="SERVING__RELOAD_TOKEN"):
+        load_settings()
+    token = "a-token-for-this-test-only"  # pragma: allowlist secret
+    monkeypatch.setenv(f"{ENV_PREFIX}SERVING__RELOAD_TOKEN", token)
+    settings = load_settings()
+    assert settings.serving.reload_token is not None
+    assert settings.serving.reload_token.get_secret_value() == token
+    assert token not in repr(settings)
+{%- endif %}
+
+
+@pytest.mark.parametrize("value", ["", "none"])
+def test_no_scheduler_address_means_local(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str
+):
+    monkeypatch.chdir(tmp_path)
+    assert load_settings().dask.scheduler_address is None
+    monkeypatch.setenv(f"{ENV_PREFIX}DASK__SCHEDULER_ADDRESS", value)
+    assert load_settings().dask.scheduler_address is None
+    monkeypatch.setenv(f"{ENV_PREFIX}DASK__SCHEDULER_ADDRESS", "tcp://10.0.0.5:8786")
+    assert load_settings().dask.scheduler_address == "tcp://10.0.0.5:8786"

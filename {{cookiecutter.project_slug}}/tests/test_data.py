@@ -14,6 +14,7 @@ from {{ cookiecutter.package_name }}.data import (
     DataError,
     clean_for_training,
     load_month,
+    load_months,
     normalize,
     read_trips,
 )
@@ -143,3 +144,57 @@ def test_load_month_writes_quarantined_rows(tmp_path: Path):
     assert clean.account.balanced
     written = pd.read_parquet(tmp_path / "quarantine" / month_file.name)
     assert written["reason"].tolist() == ["PULocationID missing or outside 1..265"] * 3
+
+
+def test_several_months_are_read_with_one_account_each(tmp_path: Path):
+    settings = DataSettings(data_dir=SAMPLE_DIR, quarantine_dir=tmp_path, batch_rows=1000)
+    months = settings.model_copy(update={"train_month": "2023-01..2023-02"}).train_months
+
+    clean = load_months(settings, months)
+
+    assert list(clean.by_month) == ["2023-01", "2023-02"]
+    singles = [load_month(settings, month) for month in months]
+    for month, single in zip(months, singles, strict=True):
+        account = clean.by_month[month]
+        assert account.balanced
+        assert account.read == len(pd.read_parquet(settings.month_file(month)))
+        assert account.as_dict() == single.account.as_dict() == single.by_month[month].as_dict()
+    assert clean.account.source == "2023-01..2023-02"
+    assert clean.account.balanced
+    assert clean.account.read == sum(single.account.read for single in singles)
+    assert clean.account.used == len(clean.trips)
+    expected = pd.concat([single.trips for single in singles], ignore_index=True)
+    pd.testing.assert_frame_equal(clean.trips, expected)
+
+
+def test_batch_size_does_not_change_what_is_read(tmp_path: Path):
+    whole = load_month(DataSettings(data_dir=SAMPLE_DIR, quarantine_dir=tmp_path), "2023-01")
+    small = DataSettings(data_dir=SAMPLE_DIR, quarantine_dir=tmp_path, batch_rows=333)
+    streamed = load_month(small, "2023-01")
+    pd.testing.assert_frame_equal(streamed.trips, whole.trips)
+    pd.testing.assert_frame_equal(streamed.quarantined, whole.quarantined)
+    assert streamed.account.as_dict() == whole.account.as_dict()
+
+
+def test_pickups_outside_the_month_are_skipped_in_the_reader_and_counted(tmp_path: Path):
+    real = pd.read_parquet(SAMPLE)
+    real = real[real["lpep_pickup_datetime"].between("2023-01-01", "2023-01-31 23:59:59")]
+    early = real.head(4).assign(
+        lpep_pickup_datetime=pd.Timestamp("2022-12-31 23:00"),
+        lpep_dropoff_datetime=pd.Timestamp("2022-12-31 23:20"),
+    )
+    month_file = write(
+        pd.concat([real, early], ignore_index=True), tmp_path / "green_tripdata_2023-01.parquet"
+    )
+    keep_all = DataSettings(data_dir=tmp_path, quarantine_dir=tmp_path / "q")
+    in_month = keep_all.model_copy(update={"pickups_in_month_only": True})
+
+    everything = load_month(keep_all, "2023-01").account
+    filtered = load_month(in_month, "2023-01").account
+
+    assert everything.outside_month == 0
+    assert (pd.read_parquet(month_file)["lpep_pickup_datetime"] < "2023-01-01").sum() == 4
+    assert filtered.outside_month == 4
+    assert filtered.read == everything.read
+    assert filtered.balanced
+    assert filtered.used == everything.used - 4

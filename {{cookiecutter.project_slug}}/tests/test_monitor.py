@@ -17,6 +17,7 @@ from {{ cookiecutter.package_name }}.features import FEATURE_NAMES
 from {{ cookiecutter.package_name }}.monitor import DRIFT_EXIT_CODE, run_monitor
 from {{ cookiecutter.package_name }}.train import TrainingResult
 from {{ cookiecutter.package_name }}.trip import INFERENCE_COLUMNS, PREDICTION
+from {{ cookiecutter.package_name }}.versions import CHALLENGER, CHAMPION
 
 from .helpers import SAMPLE_DIR
 
@@ -105,6 +106,26 @@ def test_a_folder_of_logged_predictions_is_a_current_batch(
     )
     assert summary.current["rows_read"] == 2000
     assert summary.drift_detected is False
+
+
+def test_a_shadow_log_compares_each_trip_once(
+    trained: tuple[Settings, TrainingResult], tmp_path: Path
+):
+    """In shadow mode both models log every trip: the challenger's copies are set aside."""
+    settings, _ = trained
+    trips = read_trips(SAMPLE_DIR / "green_tripdata_2023-02.parquet", INFERENCE_COLUMNS).head(1500)
+    folder = tmp_path / "shadow-log"
+    folder.mkdir()
+    for role, version, minutes in ((CHAMPION, "1", 10.0), (CHALLENGER, "2", 11.0)):
+        logged = trips.assign(predicted_duration=minutes, model_version=version, role=role)
+        logged.to_parquet(folder / f"predictions-{role}.parquet", index=False)
+
+    reports = with_reports(settings, tmp_path)
+    summary = run_monitor(reports, current=str(folder), reference="2023-01")
+    current = summary.current
+    assert current["rows_of_other_models_set_aside"] == 1500
+    assert current["rows_read"] == 3000
+    assert current["rows_compared"] + sum(current["rows_rejected"].values()) == 1500
 
 
 def test_the_column_threshold_is_a_setting(

@@ -5,7 +5,12 @@ from __future__ import annotations
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
-from {{ cookiecutter.package_name }}.promotion import ChampionScore, promote, score_champion
+from {{ cookiecutter.package_name }}.promotion import (
+    ChampionScore,
+    PromotionDecision,
+    promote,
+    score_champion,
+)
 from {{ cookiecutter.package_name }}.versions import (
     CHALLENGER,
     CHAMPION,
@@ -106,18 +111,23 @@ class RacingRegistry(MemoryRegistry):
             self.aliases[CHAMPION] = number
 
 
-def test_a_duplicate_alias_write_is_compared_again_not_fatal():
-    registry = RacingRegistry(
-        models={1: Scored(5.0)}, refuse_first_write=True, rival=(2, Scored(4.0))
-    )
-    decision = promote(
+def promote_version_1(registry: RacingRegistry, candidate_rmse: float) -> PromotionDecision:
+    """Version 1 goes through the gate, having seen no champion when it was scored."""
+    return promote(
         registry,
         1,
-        candidate_rmse=5.0,
+        candidate_rmse=candidate_rmse,
         compared=ChampionScore(None, None),
         score=by_rmse,
         margin=0.0,
     )
+
+
+def test_a_duplicate_alias_write_is_compared_again_not_fatal():
+    registry = RacingRegistry(
+        models={1: Scored(5.0)}, refuse_first_write=True, rival=(2, Scored(4.0))
+    )
+    decision = promote_version_1(registry, candidate_rmse=5.0)
     assert not decision.promote
     assert registry.aliases == {CHAMPION: 2, CHALLENGER: 1}
 
@@ -126,14 +136,7 @@ def test_a_worse_rival_that_overwrites_the_champion_is_replaced_again():
     registry = RacingRegistry(
         models={1: Scored(4.0)}, overwrite_after_first_write=True, rival=(2, Scored(5.0))
     )
-    decision = promote(
-        registry,
-        1,
-        candidate_rmse=4.0,
-        compared=ChampionScore(None, None),
-        score=by_rmse,
-        margin=0.0,
-    )
+    decision = promote_version_1(registry, candidate_rmse=4.0)
     assert decision.promote
     assert registry.aliases[CHAMPION] == 1
     assert registry.writes == 2
@@ -143,13 +146,6 @@ def test_a_better_rival_that_overwrites_the_champion_keeps_it():
     registry = RacingRegistry(
         models={1: Scored(5.0)}, overwrite_after_first_write=True, rival=(2, Scored(4.0))
     )
-    decision = promote(
-        registry,
-        1,
-        candidate_rmse=5.0,
-        compared=ChampionScore(None, None),
-        score=by_rmse,
-        margin=0.0,
-    )
+    decision = promote_version_1(registry, candidate_rmse=5.0)
     assert not decision.promote
     assert registry.aliases == {CHAMPION: 2, CHALLENGER: 1}

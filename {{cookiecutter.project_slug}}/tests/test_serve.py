@@ -7,16 +7,10 @@ never by how long it took; the clients' own timeouts are only generous caps agai
 
 from __future__ import annotations
 
-import os
 import re
 import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -27,67 +21,11 @@ from typer.testing import CliRunner
 from {{ cookiecutter.package_name }}.cli import app
 from {{ cookiecutter.package_name }}.config import ENV_PREFIX
 
-from .helpers import isolated_environment
+from .servers import CAP_SECONDS, Server, start_server
 
 pytestmark = pytest.mark.slow
 
-CAP_SECONDS = 60  # a client gives up after this: far beyond every deadline below
 DEADLINE_SECONDS = "1"
-
-
-@dataclass
-class Server:
-    process: subprocess.Popen
-    port: int
-    log_dir: Path
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=30)
-
-    def connect(self) -> socket.socket:
-        connection = socket.create_connection(("127.0.0.1", self.port), timeout=CAP_SECONDS)
-        return connection
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start_server(root: Path, *arguments: str, **settings: str) -> Server:
-    """``serve`` without a model (it answers /health), logging into ``root/logs``; returns once
-    /health answers."""
-    port = free_port()
-    env = {**os.environ, **isolated_environment(root)}
-    env[f"{ENV_PREFIX}LOGGING__FILE"] = str(root / "logs" / "service.log")
-    env.update({f"{ENV_PREFIX}{name.upper()}": value for name, value in settings.items()})
-    command = [sys.executable, "-m", "{{ cookiecutter.package_name }}.cli", "serve"]
-    with (root / "server.out").open("w") as out:
-        process = subprocess.Popen(
-            [*command, "--port", str(port), *arguments],
-            cwd=root,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    server = Server(process, port, root / "logs")
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError((root / "server.out").read_text(encoding="utf-8"))
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5):
-                return server
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.2)
-    server.stop()
-    raise AssertionError(f"serve did not answer /health:\n{(root / 'server.out').read_text()}")
 
 
 def read_until_closed(connection: socket.socket) -> bytes:

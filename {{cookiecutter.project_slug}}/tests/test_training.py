@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
 
-from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.data import load_month
+from {{ cookiecutter.package_name }} import train as train_module
+from {{ cookiecutter.package_name }}.config import Settings, TrainingSettings, usable_cpus
+from {{ cookiecutter.package_name }}.data import DURATION, load_month
+from {{ cookiecutter.package_name }}.model import TripDurationModel
 from {{ cookiecutter.package_name }}.registry import load_model, open_registry
+from {{ cookiecutter.package_name }}.scores import SCORES_FILE
 from {{ cookiecutter.package_name }}.train import TrainingResult, run_training
 from {{ cookiecutter.package_name }}.versions import CHALLENGER, CHAMPION
 
@@ -76,3 +80,73 @@ def test_a_worse_model_is_not_promoted(settings: Settings):
     result = run_training(weak)
     assert not result.decision.promote
     assert open_registry(settings).get_version(CHAMPION).version == 1
+
+
+def test_two_threaded_runs_give_identical_predictions(settings: Settings):
+    train = load_month(settings.data, settings.data.train_month)
+    val = load_month(settings.data, settings.data.val_month)
+    threaded = settings.training.model_copy(update={"n_jobs": 2})
+    first = TripDurationModel.fit(train.trips, train.trips[DURATION], threaded, settings.seed)
+    second = TripDurationModel.fit(train.trips, train.trips[DURATION], threaded, settings.seed)
+    assert first.num_threads == 2
+    assert first.booster.params["num_threads"] == 2
+    np.testing.assert_array_equal(first.predict(val.trips), second.predict(val.trips))
+    assert first.booster.model_to_string() == second.booster.model_to_string()
+    # Column-wise histograms sum each feature on one thread: the thread count changes nothing.
+    single = settings.training.model_copy(update={"n_jobs": 1})
+    alone = TripDurationModel.fit(train.trips, train.trips[DURATION], single, settings.seed)
+    np.testing.assert_array_equal(alone.predict(val.trips), first.predict(val.trips))
+
+
+def test_the_default_thread_count_is_the_usable_cpus_whatever_the_load(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.setattr(os, "getloadavg", lambda: (64.0, 64.0, 64.0))
+    assert TrainingSettings().n_jobs == usable_cpus() >= 1
+
+
+def test_several_months_train_with_an_account_per_month(settings: Settings):
+    data = settings.data.model_copy(
+        update={"train_month": "2023-01..2023-02", "val_month": "2024-01"}
+    )
+    result = run_training(settings.model_copy(update={"data": data}))
+    by_month = result.accounts_by_month
+    assert list(by_month["train"]) == ["2023-01", "2023-02"]
+    assert list(by_month["validation"]) == ["2024-01"]
+    assert result.accounts["train"]["used"] == sum(
+        account["used"] for account in by_month["train"].values()
+    )
+    record = result.version.record
+    assert record is not None
+    assert record.train_months == ["2023-01", "2023-02"]
+    assert set(record.inputs) == {"2023-01", "2023-02", "2024-01"}
+    assert set(record.rows_by_month["train"]) == {"2023-01", "2023-02"}
+    assert record.rows_by_month["train"]["2023-02"].used == by_month["train"]["2023-02"]["used"]
+    assert result.metrics["rmse"] < SAMPLE_RMSE_BOUND
+
+
+def test_the_champion_is_not_scored_again_on_the_same_validation_data(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+):
+    first = run_training(settings)
+    scores = json.loads((settings.registry.models_dir / SCORES_FILE).read_text())
+    assert list(scores.values()) == [first.metrics["rmse"]]
+
+    def no_scoring(val):
+        def score(model):
+            raise AssertionError("a registered model was scored again on the validation rows")
+
+        return score
+
+    monkeypatch.setattr(train_module, "rmse_on", no_scoring)
+    second = run_training(settings)
+    assert second.version.record is not None
+    assert second.version.record.champion_rmse_before == first.metrics["rmse"]
+    assert not second.decision.promote
+
+    monkeypatch.undo()
+    other_val = settings.data.model_copy(update={"val_month": "2024-01"})
+    third = run_training(settings.model_copy(update={"data": other_val}))
+    # Other validation rows: the champion was loaded and scored on them, not looked up.
+    assert third.version.record is not None
+    assert third.version.record.champion_rmse_before != first.metrics["rmse"]

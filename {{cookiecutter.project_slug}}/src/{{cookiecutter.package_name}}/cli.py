@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 {% if cookiecutter.serving == "fastapi" -%}
 import os
+import shutil
 {% endif -%}
 from pathlib import Path
 from typing import Annotated
@@ -13,12 +14,14 @@ import typer
 from loguru import logger
 
 from . import __doc__ as package_doc
-from .config import {% if cookiecutter.serving == "fastapi" %}ENV_PREFIX, {% endif %}MONTH_PATTERN, Settings, SettingsError, load_settings
-from .data import DataError, TooFewRowsError, download_month, load_month
+from .config import {% if cookiecutter.serving == "fastapi" %}ENV_PREFIX, {% endif %}Settings, SettingsError, load_settings
+from .data import DataError, TooFewRowsError, download_month, load_months
 from .evaluate import regression_metrics
 from .logs import setup_logging
+from .months import MONTH_PATTERN, parse_months
 from .outputs import OutputError
-from .predict import predict_file
+from .predict import predict_source
+from .progress import set_quiet
 from .registry import load_model
 from .train import run_training
 from .trip import DURATION
@@ -35,11 +38,26 @@ EXIT_STATUSES = (
 )
 app = typer.Typer(help=package_doc, epilog=EXIT_STATUSES, no_args_is_help=True)
 
-Month = Annotated[str | None, typer.Option(help="Month as YYYY-MM (default: from settings).")]
+Month = Annotated[
+    str | None,
+    typer.Option(
+        help="Month as YYYY-MM, a range YYYY-MM..YYYY-MM or a comma list (default: settings)."
+    ),
+]
 NOT_PROMOTED_EXIT_CODE = 3
 TOO_FEW_ROWS_EXIT_CODE = 5  # good data, not enough of it yet: a scheduler waits, nobody is paged
 
 Alias = Annotated[str, typer.Option(help="Registry alias of the model to use.")]
+
+
+@app.callback(help=package_doc)
+def main(
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bars (none are drawn off-terminal).")
+    ] = False,
+) -> None:
+    """Options for every command."""
+    set_quiet(quiet)
 
 
 def settings_from(**data_overrides: object) -> Settings:
@@ -67,15 +85,17 @@ def fail(error: Exception) -> typer.Exit:
 
 @app.command()
 def data(
-    months: Annotated[list[str], typer.Argument(help="Months to download, YYYY-MM.")],
+    months: Annotated[
+        list[str], typer.Argument(help="Months to download: YYYY-MM or ranges YYYY-MM..YYYY-MM.")
+    ],
     overwrite: bool = False,
 ) -> None:
     """Download TLC months into the raw data folder (train on them with DATA__DATA_DIR=data/raw)."""
     settings = settings_from()
     try:
-        for month in months:
+        for month in parse_months(months):
             typer.echo(download_month(settings.data, month, overwrite=overwrite))
-    except (DataError, OutputError) as error:
+    except (DataError, OutputError, ValueError) as error:
         raise fail(error) from error
 
 
@@ -93,8 +113,10 @@ def train(train_month: Month = None, val_month: Month = None) -> None:
 
 @app.command()
 def retrain(
-    train_month: Annotated[str, typer.Option(help="Newer month to fit on (YYYY-MM).")],
-    val_month: Annotated[str, typer.Option(help="Month after it to evaluate on (YYYY-MM).")],
+    train_month: Annotated[
+        str, typer.Option(help="Newer month(s) to fit on (YYYY-MM[..YYYY-MM]).")
+    ],
+    val_month: Annotated[str, typer.Option(help="Month(s) after them to evaluate on.")],
 ) -> None:
     """Train on a newer window; promote only through the quality gate. Exit 3 when not promoted."""
     settings = settings_from(train_month=train_month, val_month=val_month)
@@ -114,8 +136,9 @@ def evaluate(month: Month = None, alias: Alias = CHAMPION) -> None:
     settings = settings_from()
     try:
         model, version = load_model(settings, alias)
-        trips = load_month(settings.data, month or settings.data.val_month).trips
-    except (DataError, LookupError, OutputError, RegistryError) as error:
+        months = parse_months(month or settings.data.val_month)
+        trips = load_months(settings.data, months).trips
+    except (DataError, LookupError, OutputError, RegistryError, ValueError) as error:
         raise fail(error) from error
     metrics = regression_metrics(trips[DURATION].to_numpy(), model.predict(trips))
     typer.echo(json.dumps({"version": version.version, "rows": len(trips), **metrics}, indent=2))
@@ -123,15 +146,30 @@ def evaluate(month: Month = None, alias: Alias = CHAMPION) -> None:
 
 @app.command()
 def predict(
-    source: Annotated[Path, typer.Argument(help="Parquet file of trips.")],
-    target: Annotated[Path, typer.Argument(help="Parquet file to write.")],
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="Parquet file of trips, a folder of them, or months (2023-01..2023-06) of the "
+            "data folder."
+        ),
+    ],
+    target: Annotated[
+        Path, typer.Argument(help="Parquet file to write; a folder for a folder or months.")
+    ],
     alias: Alias = CHAMPION,
 ) -> None:
-    """Batch prediction: adds predicted_duration (and rejection_reason) to every input row."""
+    """Batch prediction: adds predicted_duration (and rejection_reason) to every input row.
+
+    Streamed in batches of DATA__BATCH_ROWS rows: memory does not grow with the input."""
     settings = settings_from()
     try:
         model, version = load_model(settings, alias)
-        summary = predict_file(source, target, model)
+        if settings.dask.scheduler_address:
+            from .distributed import predict_on_cluster  # noqa: PLC0415 - only for a cluster
+
+            summary = predict_on_cluster(settings, source, target, model)
+        else:
+            summary = predict_source(source, target, model, settings.data)
     except (DataError, LookupError, OutputError, RegistryError) as error:
         raise fail(error) from error
     typer.echo(
@@ -208,21 +246,33 @@ def serve(
         # Workers read their settings from the environment: each then logs to a file of its own.
         os.environ[f"{ENV_PREFIX}LOGGING__FILE_PER_PROCESS"] = "true"
         setup_logging(settings.logging.model_copy(update={"file_per_process": True}))
-    uvicorn.run(
-        "{{ cookiecutter.package_name }}.serving.app:create_app",
-        factory=True,
-        host=host or serving.host,
-        port=port or serving.port,
-        workers=workers,
-        # uvicorn has no SUCCESS level; the app writes its own access log (with request ids).
-        log_level={"SUCCESS": "info"}.get(settings.logging.level, settings.logging.level.lower()),
-        access_log=False,
-        timeout_worker_healthcheck=serving.worker_healthcheck_timeout,
-        # By name, so that every worker process imports it (it adds a deadline for headers).
-        http="{{ cookiecutter.package_name }}.serving.protocol:HeaderDeadlineProtocol",
-        timeout_keep_alive=serving.keep_alive_timeout,
-        limit_concurrency=limit_concurrency or serving.limit_concurrency,
-    )
+    metrics_dir = None
+    if workers > 1:
+        from .serving.metrics import prepare_multiprocess_dir  # noqa: PLC0415
+
+        # Workers then keep their metrics in files there, and /metrics adds up all of them.
+        metrics_dir = prepare_multiprocess_dir()
+    try:
+        uvicorn.run(
+            "{{ cookiecutter.package_name }}.serving.app:create_app",
+            factory=True,
+            host=host or serving.host,
+            port=port or serving.port,
+            workers=workers,
+            # uvicorn has no SUCCESS level; the app writes its own access log (with request ids).
+            log_level={"SUCCESS": "info"}.get(
+                settings.logging.level, settings.logging.level.lower()
+            ),
+            access_log=False,
+            timeout_worker_healthcheck=serving.worker_healthcheck_timeout,
+            # By name, so that every worker process imports it (it adds a deadline for headers).
+            http="{{ cookiecutter.package_name }}.serving.protocol:HeaderDeadlineProtocol",
+            timeout_keep_alive=serving.keep_alive_timeout,
+            limit_concurrency=limit_concurrency or serving.limit_concurrency,
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 {%- endif %}
 {%- if cookiecutter.monitoring == "evidently" %}
 

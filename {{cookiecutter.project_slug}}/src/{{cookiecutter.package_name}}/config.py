@@ -7,18 +7,51 @@ fail at start with a message that names the setting, instead of deep inside a jo
 
 from __future__ import annotations
 
-{% if cookiecutter.experiment_tracking == "mlflow" or cookiecutter.serving == "fastapi" -%}
 import os
-{% endif -%}
-import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator{% if cookiecutter.hyperparameter_tuning == "optuna" %}, model_validator{% endif %}
+from pydantic import (
+    BaseModel,
+    Field,
+{%- if cookiecutter.serving == "fastapi" %}
+    SecretStr,
+{%- endif %}
+    ValidationError,
+    field_validator,
+{%- if cookiecutter.serving == "fastapi" or cookiecutter.hyperparameter_tuning == "optuna" %}
+    model_validator,
+{%- endif %}
+)
+{%- if cookiecutter.data_versioning == "dvc" %}
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+{%- else %}
 from pydantic_settings import BaseSettings, SettingsConfigDict
+{%- endif %}
+
+from .months import parse_months
 
 ENV_PREFIX = "{{ cookiecutter.package_name | upper }}_"
-MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+{%- if cookiecutter.data_versioning == "dvc" %}
+# The DVC pipeline's parameters (dvc.yaml): read as settings, so the pipeline and the CLI agree.
+PARAMS_FILE = Path("params.yaml")
+{%- endif %}
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity where the OS tells), not all of the host's.
+
+    A fixed property of the process, not of the moment: a default that followed the load would
+    make two runs of the same command differ in their recorded settings.
+    """
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 class DataSettings(BaseModel):
@@ -28,8 +61,16 @@ class DataSettings(BaseModel):
     data_dir: Path = Field(Path("data/sample"), description="Folder of monthly parquet files.")
     raw_dir: Path = Field(Path("data/raw"), description="Where `data` downloads TLC months.")
     quarantine_dir: Path = Field(Path("data/quarantine"), description="Rows that failed checks.")
-    train_month: str = Field("2023-01", description="Month to fit on (YYYY-MM).")
-    val_month: str = Field("2023-02", description="Month to evaluate on (YYYY-MM).")
+    zone_lookup: Path = Field(
+        Path("data/taxi_zone_lookup.csv"), description="TLC zone numbers, boroughs and names."
+    )
+    train_month: str = Field(
+        "2023-01",
+        description="Month(s) to fit on: YYYY-MM, a range YYYY-MM..YYYY-MM, or a comma list.",
+    )
+    val_month: str = Field(
+        "2023-02", description="Month(s) to evaluate on, written like `train_month`."
+    )
     min_duration_minutes: float = Field(1.0, ge=0)
     max_duration_minutes: float = Field(60.0, gt=0)
     min_rows: int = Field(
@@ -37,14 +78,38 @@ class DataSettings(BaseModel):
         ge=1,
         description="Fewest usable rows a month must keep to be trained or evaluated on.",
     )
+    pickups_in_month_only: bool = Field(
+        False,
+        description="Skip rows whose pickup is outside their file's month, inside the parquet "
+        "reader (counted as outside_month in the row account).",
+    )
+    batch_rows: int = Field(
+        500_000,
+        ge=1,
+        description="Rows read, validated and predicted at a time: bounds the memory of reading "
+        "many months and of batch prediction.",
+    )
     base_url: str = "https://d37ci6vzurychx.cloudfront.net/trip-data"
 
-    @field_validator("train_month", "val_month")
+    @field_validator("train_month", "val_month", mode="before")
     @classmethod
-    def _is_month(cls, value: str) -> str:
-        if not MONTH_PATTERN.fullmatch(value):
-            raise ValueError(f"expected a month as YYYY-MM, got {value!r}")
-        return value
+    def _is_months(cls, value: object) -> str:
+        # A list (from code or a JSON environment value) is kept as the equivalent comma spec.
+        if isinstance(value, list | tuple):
+            value = ",".join(str(item) for item in value)
+        if not isinstance(value, str):
+            raise ValueError(f"expected months as text or a list, got {value!r}")
+        spec = value
+        parse_months(spec)
+        return spec.strip()
+
+    @property
+    def train_months(self) -> tuple[str, ...]:
+        return parse_months(self.train_month)
+
+    @property
+    def val_months(self) -> tuple[str, ...]:
+        return parse_months(self.val_month)
 
     def month_file(self, month: str, folder: Path | None = None) -> Path:
         """The local path of one month's file, named as the TLC names it."""
@@ -67,14 +132,30 @@ class TrainingSettings(BaseModel):
     colsample_bytree: float = Field(0.8, gt=0, le=1)
     reg_lambda: float = Field(0.0, ge=0)
     n_jobs: int = Field(
-        1,
+        default_factory=usable_cpus,
         ge=1,
-        description="Threads; fixed for reproducibility. More than the free cores is slower.",
+        description="LightGBM threads (default: the CPUs this process may use); the model does "
+        "not depend on it. On a machine busy with other jobs, 1 can be much faster.",
     )
     params_file: Path = Field(Path("models/best_params.json"), description="Tuned parameters.")
     promotion_margin: float = Field(
         0.0, ge=0, description="RMSE a new model must gain over the champion to replace it."
     )
+
+
+class DaskSettings(BaseModel):
+    """Where `train` and `predict` compute: here (no address) or on a Dask cluster."""
+
+    scheduler_address: str | None = Field(
+        None,
+        description="Dask scheduler, e.g. tcp://10.0.0.5:8786; empty: everything runs locally.",
+    )
+    connect_timeout: float = Field(30.0, gt=0, description="Seconds to wait for the scheduler.")
+
+    @field_validator("scheduler_address", mode="before")
+    @classmethod
+    def _empty_means_local(cls, value: object) -> object:
+        return None if value in ("", "none", "None") else value
 
 
 class LoggingSettings(BaseModel):
@@ -170,13 +251,6 @@ class TuningSettings(BaseModel):
 {%- if cookiecutter.serving == "fastapi" %}
 
 
-def usable_cpus() -> int:
-    """CPUs this process may run on (its affinity where the OS tells), not all of the host's."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
 class ServingSettings(BaseModel):
     """The prediction service (`serve`): where it listens and what it accepts."""
 
@@ -184,6 +258,12 @@ class ServingSettings(BaseModel):
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(1, ge=1)
     max_batch_size: int = Field(10_000, ge=1, description="Most trips per /predict/batch call.")
+    max_explained_trips: int | None = Field(
+        None,
+        ge=1,
+        description="Most trips per /predict/batch?explain=true call (default: the batch limit). "
+        "An explanation costs about 40 predictions; a lower limit answers larger batches 422.",
+    )
     batch_threads: int = Field(
         default_factory=usable_cpus,
         ge=1,
@@ -217,6 +297,38 @@ class ServingSettings(BaseModel):
         description="Most connections and requests at once per worker; beyond, 503 (default: no "
         "limit).",
     )
+    mode: Literal["basic", "shadow", "canary"] = Field(
+        "basic",
+        description="basic: the champion answers; shadow: the champion answers and the "
+        "challenger scores every request off the response path; canary: `canary_share` of the "
+        "routing keys go to the challenger.",
+    )
+    challenger_alias: str = Field(
+        "challenger", description="Registry alias of the second model (shadow and canary)."
+    )
+    canary_share: float = Field(
+        0.1, ge=0, le=1, description="Share of routing keys the challenger answers in canary mode."
+    )
+    shadow_max_pending: int = Field(
+        10_000,
+        ge=1,
+        description="Trips allowed to wait for the shadow model; beyond, they are dropped and "
+        "counted (never waited for).",
+    )
+    reload_enabled: bool = Field(
+        False, description="Offer POST /admin/reload (reloads the models by alias); needs a token."
+    )
+    reload_token: SecretStr | None = Field(
+        None,
+        min_length=16,
+        description="Bearer token of POST /admin/reload (set it from a secret, never in a file).",
+    )
+
+    @model_validator(mode="after")
+    def _reload_needs_a_token(self) -> ServingSettings:
+        if self.reload_enabled and self.reload_token is None:
+            raise ValueError("reload_enabled needs a reload_token (SERVING__RELOAD_TOKEN)")
+        return self
 
 
 class PredictionLogSettings(BaseModel):
@@ -298,6 +410,7 @@ class Settings(BaseSettings):
     registry: RegistrySettings = RegistrySettings()
 {%- endif %}
     logging: LoggingSettings = LoggingSettings()
+    dask: DaskSettings = DaskSettings()
 {%- if cookiecutter.hyperparameter_tuning == "optuna" %}
     tuning: TuningSettings = TuningSettings()
 {%- endif %}
@@ -309,6 +422,21 @@ class Settings(BaseSettings):
     monitoring: MonitoringSettings = MonitoringSettings()
 {%- endif %}
     feedback: FeedbackSettings = FeedbackSettings()
+{%- if cookiecutter.data_versioning == "dvc" %}
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """``params.yaml`` below ``.env`` and the environment, above the defaults in code."""
+        params = YamlConfigSettingsSource(settings_cls, yaml_file=PARAMS_FILE)
+        return (init_settings, env_settings, dotenv_settings, params, file_secret_settings)
+{%- endif %}
 
 
 class SettingsError(ValueError):

@@ -4,22 +4,32 @@ Real monthly files disagree on types (location IDs as strings, int32 or int64; e
 null-typed columns), so everything is normalized to one schema right after reading. Rows that
 break a rule are quarantined with the reason, rows outside the modelled duration range are
 filtered, and the counts always add up: ``read == used + quarantined + filtered``.
+
+Months are read in batches of ``batch_rows`` through pyarrow datasets: only the needed columns
+are decoded, an optional pickup-month filter runs inside the reader, and each batch is normalized
+and validated before the next is read, so a year of history never exists as raw columns at once.
 """
 
 from __future__ import annotations
 
-import shutil
 import urllib.request
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from loguru import logger
 
 from .config import ENV_PREFIX, DataSettings
+from .months import format_months, month_index, month_name
 from .outputs import atomic_write
+from .progress import progress_bar, track
+from .timing import Stopwatch
 from .trip import COLUMNS, DROPOFF, DURATION, PICKUP, SOURCE_NAMES, TRAINING_COLUMNS
 from .validation import (
     INFERENCE_RULES,
@@ -28,6 +38,8 @@ from .validation import (
     counts_by_reason,
     first_violation,
 )
+
+DOWNLOAD_CHUNK_BYTES = 1 << 20
 
 
 class DataError(RuntimeError):
@@ -47,6 +59,8 @@ class RowAccount:
     quarantined: dict[str, int] = field(default_factory=dict)
     filtered_by_duration: int = 0
     used: int = 0
+    # Rows the reader skipped because their pickup is outside the file's month (off by default).
+    outside_month: int = 0
 
     @property
     def quarantined_total(self) -> int:
@@ -54,7 +68,18 @@ class RowAccount:
 
     @property
     def balanced(self) -> bool:
-        return self.read == self.used + self.quarantined_total + self.filtered_by_duration
+        removed = self.quarantined_total + self.filtered_by_duration + self.outside_month
+        return self.read == self.used + removed
+
+    def add(self, other: RowAccount) -> None:
+        """Count ``other``'s rows in this account too (a batch into its month, a month into all)."""
+        self.read += other.read
+        for reason, count in other.quarantined.items():
+            self.quarantined[reason] = self.quarantined.get(reason, 0) + count
+        self.quarantined = dict(sorted(self.quarantined.items(), key=lambda item: -item[1]))
+        self.filtered_by_duration += other.filtered_by_duration
+        self.used += other.used
+        self.outside_month += other.outside_month
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -63,17 +88,32 @@ class RowAccount:
             "quarantined": dict(self.quarantined),
             "quarantined_total": self.quarantined_total,
             "filtered_by_duration": self.filtered_by_duration,
+            "outside_month": self.outside_month,
             "used": self.used,
         }
 
 
 @dataclass
 class CleanTrips:
-    """The rows a job may use, the rows it may not (with a ``reason`` column), and the account."""
+    """The rows a job may use, the rows it may not (with a ``reason`` column), and the account.
+
+    ``account`` covers every month read; ``by_month`` keeps each month's own account.
+    """
 
     trips: pd.DataFrame
     quarantined: pd.DataFrame
     account: RowAccount
+    by_month: dict[str, RowAccount] = field(default_factory=dict)
+
+
+def copy_with_progress(
+    source: BinaryIO, target: BinaryIO, total: int | None, description: str
+) -> None:
+    """Copy a download in chunks, advancing a progress bar by the bytes received."""
+    with progress_bar(description, total) as advance:
+        while chunk := source.read(DOWNLOAD_CHUNK_BYTES):
+            target.write(chunk)
+            advance(len(chunk))
 
 
 def download_month(settings: DataSettings, month: str, *, overwrite: bool = False) -> Path:
@@ -91,7 +131,8 @@ def download_month(settings: DataSettings, month: str, *, overwrite: bool = Fals
                 urllib.request.urlopen(url, timeout=60) as response,  # noqa: S310
                 partial.open("wb") as out,
             ):
-                shutil.copyfileobj(response, out)
+                size = int(response.headers.get("Content-Length") or 0) or None
+                copy_with_progress(response, out, size, f"download {month}")
         except OSError as error:  # the network or the disk: either way, not downloaded
             raise DataError(f"{url}: download failed: {error}") from error
     read_trips(target, TRAINING_COLUMNS)  # fail now, not at training time, if it is not usable
@@ -211,6 +252,32 @@ def split_by_rules(frame: pd.DataFrame, rules: Rules) -> tuple[pd.DataFrame, pd.
 
 def clean_for_training(frame: pd.DataFrame, settings: DataSettings, source: str) -> CleanTrips:
     """Quarantine invalid rows, then keep durations inside the modelled range."""
+    clean = clean_batch(frame, settings, source)
+    log_account(clean.account, settings)
+    return clean
+
+
+def log_account(account: RowAccount, settings: DataSettings) -> None:
+    logger.info(
+        "{}: read {} rows, quarantined {} {}, removed {} outside {}..{} min{}, using {}",
+        account.source,
+        account.read,
+        account.quarantined_total,
+        account.quarantined,
+        account.filtered_by_duration,
+        settings.min_duration_minutes,
+        settings.max_duration_minutes,
+        (
+            f", skipped {account.outside_month} picked up outside the month"
+            if account.outside_month
+            else ""
+        ),
+        account.used,
+    )
+
+
+def clean_batch(frame: pd.DataFrame, settings: DataSettings, source: str) -> CleanTrips:
+    """``clean_for_training`` without the log line: months are cleaned batch by batch."""
     account = RowAccount(source=source, read=len(frame))
     reasons = first_violation(frame, TRAINING_RULES)
     bad = reasons.notna().to_numpy()
@@ -225,34 +292,141 @@ def clean_for_training(frame: pd.DataFrame, settings: DataSettings, source: str)
     keep = ~bad & in_range
     trips = frame[keep].assign(**{DURATION: duration[keep]}).reset_index(drop=True)
     account.used = len(trips)
-    logger.info(
-        "{}: read {} rows, quarantined {} {}, removed {} outside {}..{} min, using {}",
-        source,
-        account.read,
-        account.quarantined_total,
-        account.quarantined,
-        account.filtered_by_duration,
-        settings.min_duration_minutes,
-        settings.max_duration_minutes,
-        account.used,
-    )
     return CleanTrips(trips=trips, quarantined=quarantined.reset_index(drop=True), account=account)
 
 
 def load_month(settings: DataSettings, month: str) -> CleanTrips:
     """Read, validate and filter one month; quarantined rows are written beside the account."""
-    path = settings.month_file(month)
-    clean = clean_for_training(read_trips(path, TRAINING_COLUMNS), settings, str(path))
-    if len(clean.quarantined):
-        write_quarantine(clean.quarantined, settings.quarantine_dir / path.name)
-    if clean.account.used == 0:
-        raise DataError(f"{path}: no usable rows left after validation and filtering")
-    if clean.account.used < settings.min_rows:
-        raise TooFewRowsError(
-            f"{path}: {clean.account.used} usable row(s) left after validation and filtering, "
-            f"fewer than {settings.min_rows} ({ENV_PREFIX}DATA__MIN_ROWS)"
+    return load_months(settings, (month,))
+
+
+def load_months(
+    settings: DataSettings, months: Iterable[str], watch: Stopwatch | None = None
+) -> CleanTrips:
+    """Read, validate and filter several months into one set of rows, with one account each.
+
+    Every month is read batch by batch (see ``scan_trips``); only the kept rows of a batch stay in
+    memory. Quarantined rows are written per month, beside that month's account. ``watch``, when
+    given, is charged the reading and the cleaning separately.
+    """
+    watch = watch or Stopwatch()
+    months = tuple(months)
+    kept: list[pd.DataFrame] = []
+    quarantined: list[pd.DataFrame] = []
+    by_month: dict[str, RowAccount] = {}
+    for month in track(months, "reading months"):
+        path = settings.month_file(month)
+        account = RowAccount(source=str(path))
+        month_quarantine: list[pd.DataFrame] = []
+        for batch in scan_trips(path, TRAINING_COLUMNS, settings, month, account):
+            watch.lap("read")
+            clean = clean_batch(batch, settings, str(path))
+            watch.lap("clean")
+            account.add(clean.account)
+            kept.append(clean.trips)
+            if len(clean.quarantined):
+                month_quarantine.append(clean.quarantined)
+        log_account(account, settings)
+        if month_quarantine:
+            rows = pd.concat(month_quarantine, ignore_index=True)
+            write_quarantine(rows, settings.quarantine_dir / path.name)
+            quarantined.append(rows)
+        if account.used == 0:
+            raise DataError(f"{path}: no usable rows left after validation and filtering")
+        if account.used < settings.min_rows:
+            raise TooFewRowsError(
+                f"{path}: {account.used} usable row(s) left after validation and filtering, "
+                f"fewer than {settings.min_rows} ({ENV_PREFIX}DATA__MIN_ROWS)"
+            )
+        by_month[month] = account
+        watch.lap("read")
+    # One month's total is that month's own account (its file as the source), as it always was.
+    total = RowAccount(source=format_months(months) if len(months) > 1 else str(path))
+    for account in by_month.values():
+        total.add(account)
+    trips = pd.concat(kept, ignore_index=True) if len(kept) > 1 else kept[0]
+    kept.clear()  # the batches' rows now live in ``trips`` only
+    return CleanTrips(
+        trips=trips,  # batches are already numbered from 0, and concat renumbers
+        quarantined=(
+            pd.concat(quarantined, ignore_index=True)
+            if quarantined
+            else trips.iloc[:0].assign(reason=pd.Series(dtype="string"))
+        ),
+        account=total,
+        by_month=by_month,
+    )
+
+
+def open_dataset(path: Path) -> ds.Dataset:
+    """One parquet file as a pyarrow dataset, with the same clear errors as a whole-file read."""
+    if not path.exists():
+        raise DataError(f"{path}: file not found")
+    if not path.is_file():  # a dataset of a folder would read its files: a month is one file
+        raise DataError(f"{path}: not a readable parquet file (it is a folder)")
+    try:
+        return ds.dataset(path, format="parquet")
+    except (pa.ArrowException, OSError) as error:
+        raise DataError(f"{path}: not a readable parquet file ({error})") from error
+
+
+def pickup_month_filter(
+    dataset: ds.Dataset, pickup_name: str, month: str, path: Path
+) -> ds.Expression:
+    """Pickup inside ``month``, as an expression the parquet reader applies while decoding."""
+    kind = dataset.schema.field(pickup_name).type
+    if not pa.types.is_timestamp(kind):
+        raise DataError(
+            f"{path}: {pickup_name} is {kind}, not a timestamp, so pickups cannot be filtered "
+            "by month in the reader; turn DATA__PICKUPS_IN_MONTH_ONLY off for this file"
         )
-    return clean
+    start, stop = (
+        pa.scalar(datetime.fromisoformat(f"{name}-01"), type=kind)
+        for name in (month, month_name(month_index(month) + 1))
+    )
+    return (ds.field(pickup_name) >= start) & (ds.field(pickup_name) < stop)
+
+
+def scan_trips(
+    path: Path,
+    columns: tuple[str, ...],
+    settings: DataSettings,
+    month: str | None = None,
+    account: RowAccount | None = None,
+) -> Iterator[pd.DataFrame]:
+    """Normalized trips of one parquet file, ``settings.batch_rows`` at a time.
+
+    Only ``columns`` are decoded (column projection). With ``pickups_in_month_only`` and a
+    ``month``, rows picked up outside it are skipped inside the reader (a pushed-down filter) and
+    counted in ``account.outside_month``, so the account still adds up.
+    """
+    dataset = open_dataset(path)
+    try:
+        total = dataset.count_rows()
+    except (pa.ArrowException, OSError) as error:
+        raise DataError(f"{path}: not a readable parquet file ({error})") from error
+    if total == 0:
+        raise DataError(f"{path}: the file has no rows")
+    selected = source_columns(dataset.schema.names, columns, path)
+    row_filter = None
+    if settings.pickups_in_month_only and month is not None:
+        pickup_name = next(name for name, column in selected.items() if column == PICKUP)
+        row_filter = pickup_month_filter(dataset, pickup_name, month, path)
+    scanned = 0
+    try:
+        batches = dataset.to_batches(
+            columns=list(selected), filter=row_filter, batch_size=settings.batch_rows
+        )
+        for batch in batches:
+            if batch.num_rows:
+                scanned += batch.num_rows
+                yield to_trips(batch.to_pandas(), columns, path)
+    except (pa.ArrowException, OSError) as error:
+        # A truncated or corrupt file can pass the footer check and fail inside a column chunk.
+        raise DataError(f"{path}: cannot read the parquet data ({error})") from error
+    if account is not None:
+        account.read += total - scanned
+        account.outside_month += total - scanned
 
 
 def write_quarantine(rows: pd.DataFrame, path: Path) -> None:

@@ -98,6 +98,18 @@ def feature_matrix(trips: pd.DataFrame | Mapping[str, np.ndarray]) -> np.ndarray
     return matrix
 
 
+def feature_matrix_in_chunks(trips: pd.DataFrame, chunk_rows: int = 1_000_000) -> np.ndarray:
+    """``feature_matrix`` of many rows, a chunk at a time into one matrix.
+
+    The same values; only one chunk's temporary columns exist at a time, which keeps a year of
+    training rows from needing several copies of itself on the way to the matrix.
+    """
+    matrix = np.empty((len(trips), len(FEATURE_NAMES)))
+    for start in range(0, len(trips), chunk_rows):
+        matrix[start : start + chunk_rows] = feature_matrix(trips.iloc[start : start + chunk_rows])
+    return matrix
+
+
 def build_features(trips: pd.DataFrame) -> pd.DataFrame:
     """The values of ``feature_matrix`` as a frame with categorical zones and integer flags."""
     frame = pd.DataFrame(feature_matrix(trips), columns=list(FEATURE_NAMES), index=trips.index)

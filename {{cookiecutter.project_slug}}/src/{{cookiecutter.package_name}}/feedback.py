@@ -51,17 +51,17 @@ from .trip import (
     DROPOFF_ZONE,
     DURATION,
     INFERENCE_COLUMNS,
+    MODEL_VERSION,
     PICKUP,
     PICKUP_ZONE,
     PREDICTION,
+    ROLE,
     TRAINING_COLUMNS,
 )
 from .validation import INFERENCE_RULES, TRAINING_RULES, first_violation
 from .versions import CHAMPION, ModelVersion
 
 DEGRADED_EXIT_CODE = 8
-MODEL_VERSION = "model_version"
-ROLE = "role"
 STATUS = "match_status"
 UNKNOWN_VERSION = "unknown"
 MATCHED, AMBIGUOUS, UNMATCHED = "matched", "ambiguous", "unmatched"

@@ -19,11 +19,10 @@ from dataclasses import dataclass
 
 from .config import Settings
 from .data import load_month
-from .evaluate import regression_metrics
+from .evaluate import rmse_on
 from .feedback import latest_report
-from .promotion import move_alias
+from .promotion import decide_promotion, move_alias
 from .registry import ModelRegistry
-from .trip import DURATION
 from .versions import CHALLENGER, CHAMPION, PROMOTE, ROLLBACK, AliasEvent, ModelVersion
 
 NOT_PROMOTED_EXIT_CODE = 3
@@ -74,7 +73,7 @@ def compare(
     if challenger is None or champion is None:
         missing = "challenger" if challenger is None else "champion"
         return Evidence(kind, challenger, champion, False, f"no {missing} RMSE", details)
-    better = challenger < champion - margin
+    better = decide_promotion(challenger, champion, margin).promote  # the training gate's rule
     summary = (
         f"{kind}: challenger RMSE {challenger:.4f} {'beats' if better else 'does not beat'} "
         f"champion RMSE {champion:.4f} by more than the margin {margin:g}"
@@ -137,16 +136,13 @@ def evaluation_evidence(
     month: str,
 ) -> Evidence:
     """Both models measured offline on the same month's trips."""
-    trips = load_month(settings.data, month).trips
-    actual = trips[DURATION].to_numpy()
+    trips = load_month(settings.data, month)
+    score = rmse_on(trips)
 
     def rmse(version: ModelVersion | None) -> float | None:
-        if version is None:
-            return None
-        model = registry.load(version.version)
-        return regression_metrics(actual, model.predict(trips))["rmse"]
+        return None if version is None else score(registry.load(version.version))
 
-    details: dict[str, object] = {"month": month, "rows": len(trips)}
+    details: dict[str, object] = {"month": month, "rows": len(trips.trips)}
     return compare(
         "evaluation",
         rmse(challenger),

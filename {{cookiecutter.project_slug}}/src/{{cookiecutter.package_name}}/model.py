@@ -34,7 +34,12 @@ TUNABLE_PARAMS = (
 
 
 def build_estimator(params: TrainingSettings, seed: int) -> lgb.LGBMRegressor:
-    """A seeded, single-process-deterministic LightGBM regressor."""
+    """A seeded LightGBM regressor that uses ``n_jobs`` threads and still repeats itself.
+
+    ``deterministic`` with a forced histogram layout (column-wise: each feature's histogram is
+    summed by one thread, in row order) makes two runs on the same data and seed grow the same
+    trees; the project's tests check two threaded runs against each other and against one thread.
+    """
     return lgb.LGBMRegressor(
         **{name: getattr(params, name) for name in TUNABLE_PARAMS},
         subsample_freq=1 if params.subsample < 1 else 0,
@@ -69,10 +74,17 @@ class TripDurationModel:
     def fit(
         cls, trips: pd.DataFrame, target: pd.Series, params: TrainingSettings, seed: int
     ) -> TripDurationModel:
+        return cls.fit_features(feature_matrix(trips), target.to_numpy(), params, seed)
+
+    @classmethod
+    def fit_features(
+        cls, matrix: np.ndarray, target: np.ndarray, params: TrainingSettings, seed: int
+    ) -> TripDurationModel:
+        """Fit on a ``features.feature_matrix`` (training builds it once, and times it)."""
         estimator = build_estimator(params, seed)
         estimator.fit(
-            feature_matrix(trips),
-            target.to_numpy(),
+            matrix,
+            target,
             feature_name=list(FEATURE_NAMES),
             categorical_feature=list(CATEGORICAL_INDICES),
         )
@@ -92,6 +104,15 @@ class TripDurationModel:
         # an explicit thread count, OpenMP starts a team of threads for every call.
         predictions = self.booster.predict(matrix, num_threads=num_threads or self.num_threads)
         return np.clip(predictions, 0.0, None)
+
+    def contributions(self, matrix: np.ndarray, num_threads: int | None = None) -> np.ndarray:
+        """LightGBM's exact TreeSHAP values for a ``feature_matrix``: one column per feature,
+        then the base value; a row adds up to the prediction before it is clipped at 0."""
+        return np.asarray(
+            self.booster.predict(
+                matrix, pred_contrib=True, num_threads=num_threads or self.num_threads
+            )
+        )
 
     def contract(self) -> dict[str, object]:
         """What a loader must know besides the trees: checked against this code when loading."""

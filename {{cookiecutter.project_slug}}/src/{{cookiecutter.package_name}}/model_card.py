@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .baseline import BASELINE, BASELINE_PREFIX
+from .card_plots import CardFigures
 from .config import Settings
 from .features import CATEGORICAL_FEATURES, FEATURE_NAMES
 from .outputs import atomic_write
@@ -73,15 +74,43 @@ def cleaning_rows(settings: Settings, rows: dict[str, RowCounts]) -> list[tuple[
             val.filtered_by_duration,
         )
     )
+    if train.outside_month or val.outside_month:
+        lines.append(
+            (
+                "skipped by the reader: pickup outside the file's month",
+                train.outside_month,
+                val.outside_month,
+            )
+        )
     lines.append(("**rows used**", train.used, val.used))
     return lines
 
 
-def render_model_card(settings: Settings, metrics: dict[str, float], record: RunRecord) -> str:
+def figure_sections(figures: CardFigures) -> list[str]:
+    """The pictures (linked by file name: they sit beside the card) and the per-borough table."""
+    pictures = "\n\n".join(f"![{title}]({path.name})" for title, path in figures.files.items())
+    boroughs = table(
+        ("pickup borough", "trips", "mean absolute error", "mean residual"), figures.borough_rows
+    )
+    return [
+        "## Pictures (validation month)\n\n" + pictures,
+        "## Error by borough (validation month, minutes)\n\n"
+        + boroughs
+        + "\n\nResidual = predicted - actual: positive means the model expects longer trips.",
+    ]
+
+
+def render_model_card(
+    settings: Settings,
+    metrics: dict[str, float],
+    record: RunRecord,
+    figures: CardFigures | None = None,
+) -> str:
     """The card as Markdown, from the record the training job registers with the model."""
     data = settings.data
     inputs = record.inputs
     months = (record.train_month, record.val_month)
+    example_url = data.month_url(record.train_months[0])
     metric_rows = [
         (name, number(metrics[name]), number(metrics.get(f"{BASELINE_PREFIX}{name}", "")))
         for name in ("rmse", "mae", "r2")
@@ -101,10 +130,14 @@ def render_model_card(settings: Settings, metrics: dict[str, float], record: Run
             ("role", "month", "source", "sha256"),
             [
                 (role, month, f"`{inputs[month].path}`", f"`{inputs[month].sha256}`")
-                for role, month in zip(("train", "validation"), months, strict=True)
+                for role, role_months in (
+                    ("train", record.train_months),
+                    ("validation", record.val_months),
+                )
+                for month in role_months
             ],
         )
-        + f"\n\nPublished by the NYC TLC, for example as `{data.month_url(months[0])}`.",
+        + f"\n\nPublished by the NYC TLC, for example as `{example_url}`.",
         "## Input schema\n\n"
         + table(("column", "type", "meaning"), [input_row(column) for column in INPUTS])
         + f"\n\nTarget: `{DURATION}` = dropoff time - pickup time, in minutes.",
@@ -116,7 +149,7 @@ def render_model_card(settings: Settings, metrics: dict[str, float], record: Run
             for name in FEATURE_NAMES
         ),
         "## Model and parameters\n\nLightGBM gradient-boosted trees (`LGBMRegressor`), "
-        "deterministic, single-threaded by default.\n\n"
+        "deterministic (the same model with any number of threads).\n\n"
         + table(("parameter", "value"), sorted(record.params.items())),
         f"## Metrics (validation month {months[1]}, minutes)\n\n"
         + table(("metric", "model", "baseline"), metric_rows)
@@ -126,19 +159,26 @@ def render_model_card(settings: Settings, metrics: dict[str, float], record: Run
             ("item", "value"),
             [
                 ("seed", record.seed),
-                ("threads", settings.training.n_jobs),
+                ("threads", record.threads or settings.training.n_jobs),
+                ("compute", record.compute),
                 ("git commit", record.git_commit or "none (not a git checkout)"),
                 *sorted(record.environment.items()),
             ],
         ),
+        *(figure_sections(figures) if figures else []),
         "## Limitations\n\n" + "\n".join(f"- {text}" for text in LIMITATIONS),
     ]
     return "\n\n".join(sections) + "\n"
 
 
 def write_model_card(
-    path: Path, settings: Settings, metrics: dict[str, float], record: RunRecord
+    path: Path,
+    settings: Settings,
+    metrics: dict[str, float],
+    record: RunRecord,
+    figures: CardFigures | None = None,
 ) -> Path:
     with atomic_write(path) as partial:
-        partial.write_text(render_model_card(settings, metrics, record), encoding="utf-8")
+        card = render_model_card(settings, metrics, record, figures)
+        partial.write_text(card, encoding="utf-8")
     return path

@@ -26,7 +26,7 @@ from evidently import DataDefinition, Dataset, Report
 from evidently.presets import DataDriftPreset
 from loguru import logger
 
-from .config import ENV_PREFIX, MONTH_PATTERN, Settings
+from .config import ENV_PREFIX, Settings
 from .data import (
     DataError,
     TooFewRowsError,
@@ -37,9 +37,11 @@ from .data import (
 )
 from .features import CATEGORICAL_FEATURES, FEATURE_NAMES, build_features
 from .model import TripDurationModel
+from .months import MONTH_PATTERN
 from .outputs import atomic_write
 from .registry import load_model
-from .trip import INFERENCE_COLUMNS, PREDICTION
+from .reports_index import write_reports_index
+from .trip import INFERENCE_COLUMNS, PREDICTION, ROLE
 from .versions import CHAMPION
 
 DRIFT_EXIT_CODE = 4
@@ -58,12 +60,15 @@ class Batch:
     trips: pd.DataFrame
     read: int
     rejected: dict[str, int]
+    # A prediction log's rows that another model than the champion scored (see champion_rows).
+    set_aside: int = 0
 
     def describe(self) -> dict[str, object]:
         return {
             "source": self.source,
             "rows_read": self.read,
             "rows_rejected": self.rejected,
+            "rows_of_other_models_set_aside": self.set_aside,
             "rows_compared": len(self.trips),
         }
 
@@ -117,11 +122,28 @@ def resolve_source(source: str, settings: Settings) -> Path:
     return Path(source)
 
 
+def champion_rows(log: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """A prediction log's champion rows, and how many rows of other models were set aside.
+
+    In shadow mode the service logs every trip twice, once per model: compared as they are, the
+    traffic would count double and drift tests would be twice as sure as the data allows. In
+    canary mode the challenger's rows are its share of the traffic, routed by client key; the
+    champion's share is a sample of the same traffic. A log written before roles were logged is
+    the champion's alone.
+    """
+    if ROLE not in log.columns:
+        return log, 0
+    champion = log[ROLE].isna() | (log[ROLE] == CHAMPION)
+    return log[champion], int((~champion).sum())
+
+
 def load_batch(source: str, settings: Settings) -> Batch:
     """Read a batch, keep the rows a model can score, and count the others by reason."""
     path = resolve_source(source, settings)
+    set_aside = 0
     if path.is_dir():
-        trips = to_trips(read_folder(path), INFERENCE_COLUMNS, path)
+        log, set_aside = champion_rows(read_folder(path))
+        trips = to_trips(log, INFERENCE_COLUMNS, path)
     else:
         trips = read_trips(path, INFERENCE_COLUMNS)
     valid, rejected = split_for_inference(trips)
@@ -135,7 +157,8 @@ def load_batch(source: str, settings: Settings) -> Batch:
             f"{minimum} ({ENV_PREFIX}MONITORING__MIN_ROWS): too few to judge drift"
         )
     counts = {str(k): int(v) for k, v in rejected["reason"].value_counts().items()}
-    return Batch(source=str(path), trips=valid, read=len(trips), rejected=counts)
+    read = len(trips) + set_aside
+    return Batch(str(path), valid, read=read, rejected=counts, set_aside=set_aside)
 
 
 def model_inputs(trips: pd.DataFrame, model: TripDurationModel) -> pd.DataFrame:
@@ -242,6 +265,7 @@ def run_monitor(
         snapshot.save_html(str(partial))  # Evidently writes only to a str path
     with atomic_write(Path(summary.json_summary)) as partial:
         partial.write_text(json.dumps(summary.as_dict(), indent=2), "utf-8")
+    write_reports_index(folder, settings.registry.models_dir / "model_card.html")
     log = logger.warning if summary.drift_detected else logger.info
     log(
         "drift: {} of {} columns ({:.0%}, threshold {:.0%}); report {}",

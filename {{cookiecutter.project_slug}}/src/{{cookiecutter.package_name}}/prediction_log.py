@@ -26,9 +26,8 @@ from loguru import logger
 from pandas.api.extensions import ExtensionDtype
 
 from .config import PredictionLogSettings
-from .trip import PREDICTION
+from .trip import MODEL_VERSION, PREDICTION, ROLE
 
-MODEL_VERSION = "model_version"
 LOGGED_AT = "logged_at"
 FILE_PREFIX = "predictions"
 
@@ -44,6 +43,7 @@ class PredictionSink(Protocol):
         trips: pd.DataFrame,
         predictions: Sequence[float] | np.ndarray,
         model_version: int | str | None = None,
+        model_role: str | None = None,
     ) -> bool: ...
 
     def close(self) -> None: ...
@@ -63,6 +63,7 @@ class DisabledPredictionLog:
         trips: pd.DataFrame,
         predictions: Sequence[float] | np.ndarray,
         model_version: int | str | None = None,
+        model_role: str | None = None,
     ) -> bool:
         if self.problem is not None:
             self.dropped_rows += len(trips)
@@ -78,6 +79,7 @@ class _Batch:
     trips: pd.DataFrame
     predictions: np.ndarray
     model_version: int | str | None
+    model_role: str | None = None
 
 
 _STOP = object()
@@ -105,6 +107,7 @@ class PredictionLog:
         trips: pd.DataFrame,
         predictions: Sequence[float] | np.ndarray,
         model_version: int | str | None = None,
+        model_role: str | None = None,
     ) -> bool:
         """Queue the rows for writing (the frame must not be changed afterwards).
 
@@ -118,7 +121,7 @@ class PredictionLog:
                 self.dropped_rows += rows
                 return False
             self._pending += rows
-        batch = _Batch(datetime.now(UTC), trips, np.asarray(predictions), model_version)
+        batch = _Batch(datetime.now(UTC), trips, np.asarray(predictions), model_version, model_role)
         self._queue.put(batch)
         return True
 
@@ -189,7 +192,7 @@ class PredictionLog:
 
 
 def combine(batches: list[_Batch]) -> pd.DataFrame:
-    """The logged rows: the trips' columns, the prediction, the model version and the time.
+    """The logged rows: the trips' columns, the prediction, the model's version and role, the time.
 
     Column by column with numpy: the service logs one-row frames, and concatenating thousands of
     small DataFrames costs more than the requests themselves (docs/benchmarks.md).
@@ -206,6 +209,8 @@ def combine(batches: list[_Batch]) -> pd.DataFrame:
     versions = [None if b.model_version is None else str(b.model_version) for b in batches]
     data[PREDICTION] = np.concatenate([batch.predictions for batch in batches]).astype(float)
     data[MODEL_VERSION] = np.repeat(np.array(versions, dtype=object), sizes)
+    roles = [batch.model_role for batch in batches]
+    data[ROLE] = np.repeat(np.array(roles, dtype=object), sizes)
     stamps = np.array([batch.logged_at.replace(tzinfo=None) for batch in batches], "datetime64[us]")
     data[LOGGED_AT] = pd.DatetimeIndex(np.repeat(stamps, sizes)).tz_localize(UTC)
     return pd.DataFrame(data)

@@ -28,6 +28,7 @@ from .versions import (
 if TYPE_CHECKING:
     from .model import TripDurationModel
     from .registry import ModelRegistry
+    from .scores import ScoreCache
 
 
 # Concurrent jobs on a server without a lock converge in a few rounds; beyond this, give up loudly.
@@ -71,11 +72,16 @@ class ChampionScore:
 
 
 def score_champion(
-    registry: ModelRegistry, score: Callable[[TripDurationModel], float]
+    registry: ModelRegistry,
+    score: Callable[[TripDurationModel], float],
+    cache: ScoreCache | None = None,
 ) -> ChampionScore:
     """The current champion's score; a champion that cannot be loaded scores None, with a warning.
 
-    A broken champion must not block its own repair: the next good model replaces it.
+    A broken champion must not block its own repair: the next good model replaces it. With a
+    ``cache``, a score already known for this version on these validation rows is reused; the
+    champion is still loaded (cheap next to predicting every validation row), so a damaged one
+    is found and replaced all the same.
     """
     champion = registry.get_version(CHAMPION)
     if champion is None:
@@ -86,7 +92,13 @@ def score_champion(
         error.alias = CHAMPION
         logger.warning("{}; it counts as having no score, so the new model replaces it", error)
         return ChampionScore(champion.version, None)
-    return ChampionScore(champion.version, score(model))
+    if cache is not None and (known := cache.get(champion)) is not None:
+        logger.info("champion v{} was scored before on these validation rows", champion.version)
+        return ChampionScore(champion.version, known)
+    rmse = score(model)
+    if cache is not None:
+        cache.put(champion, rmse)
+    return ChampionScore(champion.version, rmse)
 
 
 def promote(
@@ -97,6 +109,7 @@ def promote(
     compared: ChampionScore,
     score: Callable[[TripDurationModel], float],
     margin: float,
+    cache: ScoreCache | None = None,
 ) -> PromotionDecision:
     """Move ``champion`` (or ``challenger``) to the candidate, on a comparison that is current.
 
@@ -110,7 +123,7 @@ def promote(
         with registry.lock():
             latest = registry.get_version(CHAMPION)
             if version_of(latest) != compared.version:
-                compared = score_champion(registry, score)
+                compared = score_champion(registry, score, cache)
                 logger.info("the champion changed during registration: compared again")
             decision = decide_promotion(candidate_rmse, compared.rmse, margin)
             alias = CHAMPION if decision.promote else CHALLENGER

@@ -31,7 +31,9 @@ names the version, like a changed model file.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 RECORD_FILE = "run_record.json"
 # The file (artifact) earlier versions of this project stored the same facts in, untyped.
@@ -58,6 +60,8 @@ class RowCounts(BaseModel):
     quarantined_total: int
     filtered_by_duration: int
     used: int
+    # Rows the reader skipped: pickup outside the file's month (runs before that setting: 0).
+    outside_month: int = 0
 
 
 class RunRecord(BaseModel):
@@ -66,10 +70,20 @@ class RunRecord(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     trained_at: str = Field(description="When training finished (ISO 8601, UTC).")
-    train_month: str
-    val_month: str
+    train_month: str = Field(description="The training months as configured (a month or a spec).")
+    val_month: str = Field(description="The validation months as configured.")
+    train_months: list[str] = Field(description="Every training month, in order.")
+    val_months: list[str] = Field(description="Every validation month, in order.")
     inputs: dict[str, InputFile] = Field(description="Month -> the file read for it.")
     rows: dict[str, RowCounts] = Field(description="'train' and 'validation' row accounts.")
+    rows_by_month: dict[str, dict[str, RowCounts]] = Field(
+        default_factory=dict, description="'train' and 'validation' -> month -> its account."
+    )
+    threads: int | None = Field(None, description="LightGBM's threads (TRAINING__N_JOBS).")
+    compute: str = Field("local", description="Where it was fitted: 'local' or the Dask cluster.")
+    stage_seconds: dict[str, float] = Field(
+        default_factory=dict, description="Seconds per stage up to the registration."
+    )
     features: list[str]
     params: dict[str, float | int] = Field(description="The estimator's tunable parameters.")
     seed: int
@@ -77,6 +91,16 @@ class RunRecord(BaseModel):
     environment: dict[str, str]
     champion_rmse_before: float | None
     promotion: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def one_month_each(cls, facts: Any) -> Any:
+        """Runs before multi-month training recorded one month per role: it is the whole list."""
+        if isinstance(facts, dict):
+            for role in ("train", "val"):
+                if f"{role}_months" not in facts and f"{role}_month" in facts:
+                    facts = {**facts, f"{role}_months": [facts[f"{role}_month"]]}
+        return facts
 
 
 class RunRecordError(ValueError):

@@ -75,9 +75,13 @@ DROPOFF = "dropoff_datetime"
 PICKUP_ZONE = "PULocationID"
 DROPOFF_ZONE = "DOLocationID"
 DISTANCE = "trip_distance"
-# The target, computed from the two times, and the column that predictions are written to.
+# The target, computed from the two times, and the columns that predictions add: batch outputs
+# and the prediction log carry the predicted minutes; the log also names the model version and
+# the part it played: champion (answered), challenger (canary: answered; shadow: scored).
 DURATION = "duration_minutes"
 PREDICTION = "predicted_duration"
+MODEL_VERSION = "model_version"
+ROLE = "role"
 
 # What is known when a trip starts: the model's raw inputs, in this order everywhere.
 INPUTS: tuple[Column, ...] = (

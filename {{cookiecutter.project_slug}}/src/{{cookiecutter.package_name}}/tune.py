@@ -40,12 +40,13 @@ from loguru import logger
 from optuna.trial import FrozenTrial, TrialState
 
 from .config import Settings, TuningSettings
-from .data import load_month
+from .data import load_months
 from .evaluate import regression_metrics
 from .features import CATEGORICAL_INDICES, FEATURE_NAMES, feature_matrix
 from .logs import setup_logging
 from .model import build_estimator
 from .outputs import atomic_write
+from .progress import progress_bar, set_quiet
 {%- if cookiecutter.experiment_tracking == "mlflow" %}
 from .tracking import client_for, start_run
 {%- endif %}
@@ -163,7 +164,8 @@ def pruning_callback(trial: optuna.Trial) -> Callable[[lgb.callback.CallbackEnv]
 def make_objective(settings: Settings) -> Callable[[optuna.Trial], float]:
     """The function Optuna minimizes: validation RMSE of the model a trial's parameters give."""
     data, space = settings.data, settings.tuning
-    train, val = load_month(data, data.train_month).trips, load_month(data, data.val_month).trips
+    train = load_months(data, data.train_months).trips
+    val = load_months(data, data.val_months).trips
     # The same matrix and categorical columns as TripDurationModel.fit, so a trial's model is the
     # model `train` would ship with those parameters.
     x_train, y_train = feature_matrix(train), train[DURATION].to_numpy()
@@ -304,18 +306,20 @@ def search(
     # Stops this worker once all workers together reached the budget (a worker that is mid-trial
     # then still finishes it: up to workers - 1 trials more than the budget).
     budget = optuna.study.MaxTrialsCallback(space.n_trials, states=FINISHED)
-    study.optimize(
-        objective,
-        n_trials=remaining,
-        timeout=space.timeout_seconds,
-        callbacks=[*trial_callbacks(settings, parent_run), budget],
-    )
+    with progress_bar("tuning trials", remaining) as advance:
+        study.optimize(
+            objective,
+            n_trials=remaining,
+            timeout=space.timeout_seconds,
+            callbacks=[*trial_callbacks(settings, parent_run), budget, lambda *_: advance(1)],
+        )
 
 
 def work(settings: Settings, parent_run: str | None, start_together: Barrier) -> None:
     """A spawned worker process: joins the study by name and searches until the budget is met."""
     setup_logging(settings.logging)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    set_quiet(True)  # one bar, in the process a person started: workers draw none over it
     search(settings, open_study(settings), parent_run, start_together)
 
 

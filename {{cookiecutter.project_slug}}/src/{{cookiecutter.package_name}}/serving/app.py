@@ -11,18 +11,17 @@ runtime, and the batch body is a class built inside ``create_app`` (its limit is
 import asyncio
 import gc
 import math
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, Response
 from loguru import logger
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
-from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 from prometheus_fastapi_instrumentator import Instrumentator
 from pydantic import BaseModel, ValidationError
@@ -32,31 +31,54 @@ from .. import __doc__ as package_doc
 from .. import __version__
 from ..config import Settings, load_settings
 from ..logs import setup_logging
-from ..prediction_log import DisabledPredictionLog, PredictionLog, open_prediction_log
-from ..registry import load_model
-from ..trip import PICKUP_ZONE
+from ..prediction_log import (
+    DisabledPredictionLog,
+    PredictionLog,
+    PredictionSink,
+    open_prediction_log,
+)
+from ..trip import DROPOFF_ZONE, PICKUP_ZONE
 from ..versions import NoModelError
+from ..zones import UNKNOWN_ZONE_MESSAGE
+from .admin import add_reload_endpoint
+from .metrics import ModelMetrics, PredictionLogCollector, add_metrics_endpoint
 from .middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from .models import ServedModels, load_models
 from .predictor import LoadedModel, Predictor
 from .schemas import (
-    EXAMPLE_TRIP,
     BatchPrediction,
     ErrorMessage,
+    Explanation,
     InvalidBody,
     ModelInfo,
     ModelRef,
     Prediction,
     PredictionLogStatus,
     Readiness,
+    ServiceModels,
     Status,
     Trip,
     batch_request_model,
 )
+{%- if cookiecutter.ui == "gradio" %}
+from .ui import mount_ui
+{%- endif %}
 
 COMPONENTS = "#/components/schemas/"
 # Generous for JSON trips (about 120 bytes each), small enough to refuse a runaway upload early.
 BYTES_PER_TRIP = 512
 BODY_OVERHEAD_BYTES = 64 * 1024
+ZONE_FIELDS = (PICKUP_ZONE, DROPOFF_ZONE)
+OUT_OF_RANGE = ("greater_than_equal", "less_than_equal")
+# A query flag, so that the default answer (and its speed) stays what it was without it.
+Explain = Annotated[
+    bool,
+    Query(
+        description="Also return each model input's contribution (LightGBM's exact TreeSHAP); "
+        "the base value plus the contributions add up to the prediction. An operator may limit "
+        "the trips of a batch asking for explanations (`SERVING__MAX_EXPLAINED_TRIPS`)."
+    ),
+]
 # Bodies from this size on (about 500 trips) are parsed on a worker thread, so that the event loop
 # keeps answering during a large parse; below it, the hand-off costs more than the parse. One
 # thread for all: parses hold the GIL. Measurements: docs/benchmarks.md ("Prediction service").
@@ -76,6 +98,18 @@ NO_MODEL = error_response(
     "No model is loaded: train one, then restart the service.",
     "no model has the alias 'champion' in the registry yet: run `train` first",
 )
+ANSWERED_BY: dict[str, Any] = {
+    "headers": {
+        "X-Model-Version": {
+            "description": "Registry version of the model that answered.",
+            "schema": {"type": "integer"},
+        },
+        "X-Model-Role": {
+            "description": "champion, or challenger when a canary routed the request to it.",
+            "schema": {"type": "string", "enum": ["champion", "challenger"]},
+        },
+    }
+}
 BODY_ERRORS: dict[int | str, dict[str, Any]] = {
     400: error_response(
         "The body is not valid JSON.",
@@ -183,18 +217,27 @@ def json_body(model: type[BaseModel]) -> dict[str, Any]:
 
 @dataclass
 class ServiceState:
-    """What the lifespan found at start; the endpoints read it."""
+    """What the lifespan found at start (or a reload since); the endpoints read it."""
 
-    predictor: Predictor | None = None
+    models: ServedModels | None = None
+    sink: PredictionSink | None = None
     unavailable_reason: str = "the service is starting"
 
-    def require_predictor(self) -> Predictor:
-        if self.predictor is None:
+    @property
+    def predictor(self) -> Predictor | None:
+        """The champion's predictor."""
+        return None if self.models is None else self.models.champion
+
+    def require_models(self) -> ServedModels:
+        if self.models is None:
             raise HTTPException(status_code=503, detail=self.unavailable_reason)
-        return self.predictor
+        return self.models
+
+    def require_predictor(self) -> Predictor:
+        return self.require_models().champion
 
     def prediction_log_status(self) -> PredictionLogStatus:
-        sink = DisabledPredictionLog() if self.predictor is None else self.predictor.sink
+        sink = self.sink or DisabledPredictionLog()
         problem = sink.problem if isinstance(sink, DisabledPredictionLog) else None
         return PredictionLogStatus(
             enabled=isinstance(sink, PredictionLog),
@@ -204,39 +247,9 @@ class ServiceState:
         )
 
 
-class PredictionLogCollector(Collector):
-    """The prediction log's row counts as Prometheus counters, read when /metrics is scraped."""
-
-    def __init__(self, state: ServiceState) -> None:
-        self.state = state
-
-    def collect(self) -> Iterator[CounterMetricFamily]:
-        status = self.state.prediction_log_status()
-        yield CounterMetricFamily(
-            "prediction_log_written_rows",
-            "Served predictions written to the prediction log.",
-            value=status.written_rows,
-        )
-        yield CounterMetricFamily(
-            "prediction_log_dropped_rows",
-            "Served predictions the prediction log lost (disk full or read-only, writer behind, "
-            "or a log folder that could not be created).",
-            value=status.dropped_rows,
-        )
-
-
-def load_predictor(settings: Settings, metrics_registry: CollectorRegistry) -> Predictor:
-    """The model behind the configured alias, warmed up; NoModelError when there is none."""
-    alias = settings.serving.model_alias
-    model, version = load_model(settings, alias)
-    loaded = LoadedModel(model, version, alias)
-    # The warm-up below goes through the model directly, so it never reaches the prediction log.
-    sink = open_prediction_log(settings.prediction_log)
-    predictor = Predictor(loaded, settings.serving.batch_threads, metrics_registry, sink)
-    # The first call pays LightGBM's and pandas' one-time set-up; no client should.
-    predictor.loaded.predict([Trip.model_validate(EXAMPLE_TRIP)])
-    logger.info("serving model {} version {} ({})", version.name, version.version, alias)
-    return predictor
+def process_collectors(registry: CollectorRegistry) -> list[Collector]:
+    """CPU, memory and Python facts of this process, registered in ``registry``."""
+    return [ProcessCollector(registry=registry), PlatformCollector(registry=registry)]
 
 
 def validation_errors(error: RequestValidationError, max_trips: int) -> list[dict[str, Any]]:
@@ -246,6 +259,8 @@ def validation_errors(error: RequestValidationError, max_trips: int) -> list[dic
         message = problem["msg"]
         if problem["type"] == "too_long" and tuple(problem["loc"]) == ("body", "trips"):
             message = f"at most {max_trips} trips per request: split the batch"
+        elif problem["type"] in OUT_OF_RANGE and problem["loc"][-1] in ZONE_FIELDS:
+            message = UNKNOWN_ZONE_MESSAGE
         problems.append({"loc": list(problem["loc"]), "msg": message, "type": problem["type"]})
     return problems
 
@@ -278,43 +293,78 @@ def add_error_handlers(app: FastAPI, max_trips: int) -> None:
         return JSONResponse(status_code=500, content={"detail": "internal error, see the logs"})
 
 
+def check_explained_size(trips: list[Trip], max_explained: int) -> None:
+    """Explanations cost about 40 predictions each: a batch asking for them has its own limit."""
+    if len(trips) > max_explained:
+        message = (
+            f"explain=true takes at most {max_explained} trips per request: split the batch, "
+            "or leave explain off"
+        )
+        raise RequestValidationError(
+            [{"loc": ("query", "explain"), "msg": message, "type": "too_long"}]
+        )
+
+
 def add_prediction_endpoints(
-    app: FastAPI, state: ServiceState, batch_request: type[BaseModel]
+    app: FastAPI, state: ServiceState, batch_request: type[BaseModel], max_explained: int
 ) -> None:
     """/predict and /predict/batch; they read their bodies themselves (see ``read_body``)."""
 
     @app.post(
         "/predict",
         response_model=Prediction,
-        responses=BODY_ERRORS,
+        responses={**BODY_ERRORS, 200: ANSWERED_BY},
         tags=["model"],
         openapi_extra=json_body(Trip),
     )
-    async def predict(request: Request) -> Response:
-        """Predicted duration of one trip, in minutes, and the model version that predicted it."""
+    async def predict(request: Request, explain: Explain = False) -> Response:
+        """Predicted duration of one trip, in minutes, and the model version that predicted it.
+
+        In canary mode, the `X-Client-Key` header (else `X-Request-ID`) decides which model
+        answers: the same key always gets the same model."""
         trip = cast(Trip, await read_body(request, Trip))
-        predictor = state.require_predictor()
+        predictor = state.require_models().route(request.headers)
+        if explain:
+            [value], explained = await predictor.explain_many([trip])
+            [why] = explained.rows()
+            prediction = Prediction(
+                predicted_duration_minutes=value,
+                model=model_ref(predictor.loaded),
+                explanation=Explanation.model_validate(why),
+            )
+            return json_response(prediction, predictor.loaded)
         value = await predictor.predict_one(trip)
         prediction = Prediction(predicted_duration_minutes=value, model=model_ref(predictor.loaded))
-        return json_response(prediction)
+        return json_response(prediction, predictor.loaded)
 
     @app.post(
         "/predict/batch",
         response_model=BatchPrediction,
-        responses=BODY_ERRORS,
+        responses={**BODY_ERRORS, 200: ANSWERED_BY},
         tags=["model"],
         openapi_extra=json_body(batch_request),
     )
-    async def predict_batch(request: Request) -> Response:
-        """Predicted durations of up to the configured number of trips, in request order."""
+    async def predict_batch(request: Request, explain: Explain = False) -> Response:
+        """Predicted durations of up to the configured number of trips, in request order (in
+        canary mode, all by the one model that the request's key is routed to)."""
         body = await read_body(request, batch_request)
-        predictor = state.require_predictor()
-        values = await predictor.predict_many(body.trips)  # type: ignore[attr-defined]
+        predictor = state.require_models().route(request.headers)
+        trips = body.trips  # type: ignore[attr-defined]
+        if explain:
+            check_explained_size(trips, max_explained)
+            values, explained = await predictor.explain_many(trips)
+            batch = BatchPrediction(
+                predicted_duration_minutes=values,
+                model=model_ref(predictor.loaded),
+                explanations=[Explanation.model_validate(why) for why in explained.rows()],
+            )
+            return json_response(batch, predictor.loaded)
+        values = await predictor.predict_many(trips)
         logger.debug("predicted a batch of {} trips", len(values))
         batch = BatchPrediction(
             predicted_duration_minutes=values, model=model_ref(predictor.loaded)
         )
-        return json_response(batch)
+        return json_response(batch, predictor.loaded)
 
     document_bodies(app, [Trip, batch_request])
 
@@ -329,14 +379,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     batch_request = batch_request_model(serving.max_batch_size)
     # Each app gets its own metrics registry, so that several apps (tests) can live in one process.
     metrics_registry = CollectorRegistry()
-    ProcessCollector(registry=metrics_registry)
-    PlatformCollector(registry=metrics_registry)
-    metrics_registry.register(PredictionLogCollector(state))
+    log_collector = PredictionLogCollector(state)
+    metrics_registry.register(log_collector)
+    model_metrics = ModelMetrics(metrics_registry)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        state.sink = open_prediction_log(settings.prediction_log)
         try:
-            state.predictor = load_predictor(settings, metrics_registry)
+            state.models = load_models(settings, model_metrics, state.sink)
         # Only "no model yet" starts the service without one; a model that cannot be loaded or
         # does not fit this code is a deployment error and must stop the start.
         except NoModelError as error:
@@ -349,8 +400,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.freeze()
         yield
         gc.unfreeze()
-        if state.predictor is not None:
-            state.predictor.close()
+        if state.models is not None:
+            state.models.close()
+        state.sink.close()
 
     name, _, summary = (package_doc or "").strip().partition("\n")
     app = FastAPI(
@@ -384,32 +436,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             status="ready", model=model_ref(loaded), prediction_log=state.prediction_log_status()
         )
 
-    @app.get("/model", response_model=ModelInfo, responses={503: NO_MODEL}, tags=["model"])
-    async def model_info() -> ModelInfo:
-        """The served model: version, training metrics, when it was trained, its features."""
-        loaded = state.require_predictor().loaded
-        record = loaded.version.record  # None for a version registered without one
-        return ModelInfo(
-            name=loaded.version.name,
-            version=loaded.version.version,
-            alias=loaded.alias,
-            trained_at=record.trained_at if record else (loaded.version.created_at or None),
-            train_month=record.train_month if record else None,
-            val_month=record.val_month if record else None,
-            metrics=finite_or_none(loaded.version.metrics),
-            features=list(loaded.model.feature_names),
+    @app.get("/model", response_model=ServiceModels, responses={503: NO_MODEL}, tags=["model"])
+    async def model_info() -> ServiceModels:
+        """The served models: the champion's version, training metrics, when it was trained, its
+        features; the serving mode; the challenger's, in shadow and canary modes."""
+        models = state.require_models()
+        challenger = models.challenger_model
+        return ServiceModels(
+            **describe(models.champion.loaded).model_dump(),
+            mode=models.mode,
+            canary_share=models.canary_share if models.mode == "canary" else None,
+            challenger=None if challenger is None else describe(challenger),
+            challenger_problem=models.challenger_problem,
         )
 
-    add_prediction_endpoints(app, state, batch_request)
-    Instrumentator(registry=metrics_registry, excluded_handlers=["/metrics"]).instrument(
-        app
-    ).expose(
-        app,
-        include_in_schema=True,
-        tags=["operations"],
-        response_class=PlainTextResponse,
-        summary="Prometheus metrics",
-        description="Request counts and latencies per endpoint, in Prometheus text format.",
+    max_explained = serving.max_explained_trips or serving.max_batch_size
+    add_prediction_endpoints(app, state, batch_request, max_explained)
+    add_reload_endpoint(app, state, settings, model_metrics)
+{%- if cookiecutter.ui == "gradio" %}
+    mount_ui(app, state.require_predictor, settings)
+{%- endif %}
+    Instrumentator(registry=metrics_registry, excluded_handlers=["/metrics"]).instrument(app)
+    add_metrics_endpoint(
+        app, metrics_registry, [*process_collectors(metrics_registry), log_collector]
     )
     app.add_middleware(
         BodySizeLimitMiddleware,
@@ -420,14 +469,37 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def json_response(body: BaseModel) -> Response:
-    """A body built and validated by our own code, serialized once by pydantic.
+def json_response(body: BaseModel, answered_by: LoadedModel) -> Response:
+    """A body built and validated by our own code, serialized once by pydantic, with the
+    headers that name the model that answered.
 
     Returning a Response skips FastAPI's second validation of the body against the
     ``response_model`` (which still documents it), a large share of a prediction's cost.
     """
-    return Response(content=body.model_dump_json(), media_type="application/json")
+    headers = {
+        "X-Model-Version": str(answered_by.version.version),
+        "X-Model-Role": answered_by.role,
+    }
+    # Without an explanation asked for, the answer has no ``explanation`` key at all.
+    content = body.model_dump_json(exclude_none=True)
+    return Response(content=content, media_type="application/json", headers=headers)
 
 
 def model_ref(loaded: LoadedModel) -> ModelRef:
-    return ModelRef(name=loaded.version.name, version=loaded.version.version)
+    return ModelRef(name=loaded.version.name, version=loaded.version.version, role=loaded.role)
+
+
+def describe(loaded: LoadedModel) -> ModelInfo:
+    """A loaded model's version, role, training metrics, training time and features."""
+    record = loaded.version.record  # None for a version registered without one
+    return ModelInfo(
+        name=loaded.version.name,
+        version=loaded.version.version,
+        alias=loaded.alias,
+        role=loaded.role,
+        trained_at=record.trained_at if record else (loaded.version.created_at or None),
+        train_month=record.train_month if record else None,
+        val_month=record.val_month if record else None,
+        metrics=finite_or_none(loaded.version.metrics),
+        features=list(loaded.model.feature_names),
+    )

@@ -13,6 +13,10 @@ per call. A batch runs on a worker thread (with several OpenMP threads when it i
 loop keeps answering meanwhile. A lock keeps model calls one at a time: LightGBM's prediction
 set-up is not safe to run concurrently on one booster. Single trips that find a batch running wait
 for it on the worker thread, never on the event loop.
+
+Each model (the champion, and the challenger in shadow or canary mode) has a Predictor of its own:
+its own lock, worker thread and metric series. A shadow hook, when given, receives the input
+columns of every call after the answer is computed; it must only queue them (``shadow.py``).
 """
 
 from __future__ import annotations
@@ -20,26 +24,31 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 import numpy as np
 import pandas as pd
-from prometheus_client import CollectorRegistry, Histogram
 
+from ..explain import Explanations, explain_matrix
 from ..features import feature_matrix
 from ..model import TripDurationModel
 from ..prediction_log import DisabledPredictionLog, PredictionSink
 from ..trip import INFERENCE_COLUMNS, INPUTS, Column
 from ..versions import ModelVersion
+from .metrics import ModelSeries, observe_many
 from .schemas import Trip
 
 EPOCH = datetime(1970, 1, 1)
 MICROSECOND = timedelta(microseconds=1)
 # Below this many trips, starting OpenMP threads costs more than they save.
 PARALLEL_MIN_TRIPS = 1_000
+Role = Literal["champion", "challenger"]
+# Receives the input columns of a model call and how many requests they came from.
+ShadowHook = Callable[[dict[str, np.ndarray], int], None]
 
 
 def microseconds(times: list[datetime]) -> np.ndarray:
@@ -90,6 +99,7 @@ class LoadedModel:
     model: TripDurationModel
     version: ModelVersion
     alias: str
+    role: Role = "champion"
 
     def predict(self, trips: Sequence[Trip], num_threads: int | None = None) -> list[float]:
         return self.predict_columns(trip_columns(trips), num_threads).tolist()
@@ -106,11 +116,14 @@ class Predictor:
     def __init__(
         self,
         loaded: LoadedModel,
+        series: ModelSeries,
         batch_threads: int = 1,
-        registry: CollectorRegistry | None = None,
         sink: PredictionSink | None = None,
+        shadow: ShadowHook | None = None,
     ) -> None:
         self.loaded = loaded
+        self.series = series
+        self.shadow = shadow
         self._batch_threads = batch_threads
         self.sink = sink or DisabledPredictionLog()
         # A log that could not start still counts what it loses.
@@ -119,28 +132,23 @@ class Predictor:
         self._waiting: list[tuple[Trip, asyncio.Future[float]]] = []
         self._queued: set[asyncio.Task[None]] = set()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
-        self._trips_per_call = Histogram(
-            "model_trips_per_call",
-            "Trips predicted per model call.",
-            buckets=(1, 10, 100, 1_000, 10_000),
-            registry=registry,
-        )
-        self._call_seconds = Histogram(
-            "model_call_seconds",
-            "Time of one model call: input columns, features and estimator.",
-            buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
-            registry=registry,
-        )
 
     async def predict_one(self, trip: Trip) -> float:
         """One trip's prediction, made in one model call with the trips that arrived with it."""
+        started = time.perf_counter()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[float] = loop.create_future()
         self._waiting.append((trip, future))
         if len(self._waiting) == 1:
             # Runs after the request tasks that are ready now, so it takes all of their trips.
             loop.call_soon(self._predict_waiting)
-        return await future
+        value = await future
+        self._count_request(started)
+        return value
+
+    def _count_request(self, started: float) -> None:
+        self.series.requests.inc()
+        self.series.latency.observe(time.perf_counter() - started)
 
     def _predict_waiting(self) -> None:
         """Predict every waiting trip in one model call and answer each request."""
@@ -152,7 +160,7 @@ class Predictor:
             task.add_done_callback(self._queued.discard)
             return
         try:
-            values = self._timed_predict([trip for trip, _ in waiting], threads=1)
+            values, _ = self._timed_predict([trip for trip, _ in waiting], 1, len(waiting))
         except Exception as error:  # handed to each waiting request, which answers 500
             fail(waiting, error)
         else:
@@ -164,7 +172,9 @@ class Predictor:
         loop = asyncio.get_running_loop()
         trips = [trip for trip, _ in waiting]
         try:
-            values = await loop.run_in_executor(self._executor, self._locked_predict, trips)
+            values = await loop.run_in_executor(
+                self._executor, self._locked_predict, trips, len(waiting)
+            )
         except Exception as error:
             fail(waiting, error)
         else:
@@ -172,25 +182,57 @@ class Predictor:
 
     async def predict_many(self, trips: Sequence[Trip]) -> list[float]:
         """A whole batch in one call on the worker thread, after the calls already queued."""
+        started = time.perf_counter()
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._locked_predict, trips)
+        values = await loop.run_in_executor(self._executor, self._locked_predict, trips, 1)
+        self._count_request(started)
+        return values
 
-    def _locked_predict(self, trips: Sequence[Trip]) -> list[float]:
+    async def explain_many(self, trips: Sequence[Trip]) -> tuple[list[float], Explanations]:
+        """Predictions with their explanations, on the worker thread: TreeSHAP costs several
+        predictions' time, so only callers who ask for it pay, and never on the event loop."""
+        started = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        explained = await loop.run_in_executor(self._executor, self._locked_explain, trips)
+        self._count_request(started)
+        return explained
+
+    def _locked_explain(self, trips: Sequence[Trip]) -> tuple[list[float], Explanations]:
         threads = self._batch_threads if len(trips) >= PARALLEL_MIN_TRIPS else 1
         with self._model_lock:
-            return self._timed_predict(trips, threads)
+            values, columns = self._timed_predict(trips, threads, 1)
+            matrix = feature_matrix(columns)
+            return values, explain_matrix(self.loaded.model, matrix, threads)
 
-    def _timed_predict(self, trips: Sequence[Trip], threads: int) -> list[float]:
+    def _locked_predict(self, trips: Sequence[Trip], requests: int) -> list[float]:
+        threads = self._batch_threads if len(trips) >= PARALLEL_MIN_TRIPS else 1
+        with self._model_lock:
+            values, _ = self._timed_predict(trips, threads, requests)
+            return values
+
+    def _timed_predict(
+        self, trips: Sequence[Trip], threads: int, requests: int
+    ) -> tuple[list[float], dict[str, np.ndarray]]:
+        """The model's answers, logged and shadowed, and the input columns they came from."""
         started = time.perf_counter()
         columns = trip_columns(trips)
         values = self.loaded.predict_columns(columns, threads)
-        self._call_seconds.observe(time.perf_counter() - started)
-        self._trips_per_call.observe(len(trips))
+        self.series.call_seconds.observe(time.perf_counter() - started)
+        self.series.trips_per_call.observe(len(trips))
+        observe_many(self.series.predictions, values)
         if self._logging:  # queued here, written by the log's own thread
-            self.sink.record(columns_frame(columns), values, self.loaded.version.version)
-        return values.tolist()
+            self.sink.record(
+                columns_frame(columns), values, self.loaded.version.version, self.loaded.role
+            )
+        if self.shadow is not None:  # queued here, scored on the shadow's own thread
+            self.shadow(columns, requests)
+        return values.tolist(), columns
+
+    def close_calls(self) -> None:
+        """Finish the model calls under way (the prediction log may serve other models)."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
 
     def close(self) -> None:
         """Finish the model calls under way, then write what the prediction log holds."""
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        self.close_calls()
         self.sink.close()

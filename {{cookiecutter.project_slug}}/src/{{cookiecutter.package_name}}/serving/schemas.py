@@ -169,15 +169,42 @@ def batch_request_model(max_trips: int) -> type[BaseModel]:
 
 
 class ModelRef(BaseModel):
-    """Which registered model answered."""
+    """Which registered model answered, and as what (also in the X-Model-Version and
+    X-Model-Role headers of a prediction)."""
 
     name: str = Field(examples=["trip-duration"])
     version: int = Field(examples=[3])
+    role: Literal["champion", "challenger"] = Field(
+        "champion",
+        description="champion, or challenger when a canary routed the request to it.",
+    )
+
+
+class Explanation(BaseModel):
+    """Why the model predicted this: LightGBM's exact TreeSHAP values, in minutes.
+
+    ``base_value`` plus every contribution equals the prediction (unless the model's output was
+    negative, which is answered as 0 minutes).
+    """
+
+    base_value: float = Field(
+        description="The model's average prediction over its training data.", examples=[14.2]
+    )
+    contributions: dict[str, float] = Field(
+        description="Minutes each model input (as features.py builds it) adds or removes.",
+        examples=[{"trip_distance": -2.1, "pickup_hour": 0.4}],
+    )
+
+
+EXPLANATION_FIELD = Field(
+    None, description="Only with `?explain=true`: each model input's contribution."
+)
 
 
 class Prediction(BaseModel):
     predicted_duration_minutes: float = Field(ge=0, examples=[11.7])
     model: ModelRef
+    explanation: Explanation | None = EXPLANATION_FIELD
 
 
 class BatchPrediction(BaseModel):
@@ -186,6 +213,9 @@ class BatchPrediction(BaseModel):
         examples=[[11.7, 19.2]],
     )
     model: ModelRef
+    explanations: list[Explanation] | None = Field(
+        None, description="Only with `?explain=true`: one explanation per trip, in order."
+    )
 
 
 class ModelInfo(BaseModel):
@@ -193,12 +223,31 @@ class ModelInfo(BaseModel):
 
     name: str
     version: int
-    alias: str = Field(description="The registry alias the service loaded at start.")
+    alias: str = Field(description="The registry alias the service loaded the model by.")
+    role: Literal["champion", "challenger"] = "champion"
     trained_at: str | None = Field(description="When training finished (ISO 8601, UTC).")
     train_month: str | None = None
     val_month: str | None = None
     metrics: dict[str, float | None] = Field(description="Validation metrics at training time.")
     features: list[str] = Field(description="The model's inputs, as features.py builds them.")
+
+
+class ServiceModels(ModelInfo):
+    """The champion (the top-level fields, as before), the serving mode and the challenger."""
+
+    mode: Literal["basic", "shadow", "canary"] = Field(
+        description="basic: the champion answers; shadow: the champion answers and the challenger "
+        "scores every request too; canary: the challenger answers `canary_share` of the keys."
+    )
+    canary_share: float | None = Field(
+        None, description="Share of routing keys the challenger answers (canary mode)."
+    )
+    challenger: ModelInfo | None = Field(
+        None, description="The second model (shadow and canary modes), when it could be loaded."
+    )
+    challenger_problem: str | None = Field(
+        None, description="Why the mode runs without its challenger (missing or unreadable)."
+    )
 
 
 class Status(BaseModel):

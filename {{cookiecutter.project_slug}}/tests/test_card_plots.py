@@ -1,0 +1,74 @@
+"""The model card's pictures and its HTML page: drawn, linked, and registered with the model."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from {{ cookiecutter.package_name }}.card_html import markdown_to_html
+from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.train import TrainingResult
+from {{ cookiecutter.package_name }}.zones import read_zones
+
+from .helpers import ZONE_LOOKUP
+
+pytestmark = pytest.mark.slow
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PICTURES = (
+    "card_importance.png",
+    "card_residuals_hour.png",
+    "card_residuals_weekday.png",
+    "card_residuals_distance.png",
+    "card_predicted_actual.png",
+    "card_error_borough.png",
+)
+
+
+def test_every_picture_is_a_png_that_the_card_links(trained: tuple[Settings, TrainingResult]):
+    settings, _ = trained
+    models_dir = settings.registry.models_dir
+    card = (models_dir / "model_card.md").read_text(encoding="utf-8")
+    page = (models_dir / "model_card.html").read_text(encoding="utf-8")
+    for name in PICTURES:
+        picture = models_dir / name
+        assert picture.read_bytes()[:8] == PNG_SIGNATURE, name
+        assert picture.stat().st_size > 5_000, name  # a drawn chart, not an empty canvas
+        assert f"]({name})" in card
+        assert f'<img src="{name}"' in page
+
+
+def test_the_card_has_a_table_of_error_by_borough(trained: tuple[Settings, TrainingResult]):
+    settings, _ = trained
+    card = (settings.registry.models_dir / "model_card.md").read_text(encoding="utf-8")
+    section = card.split("## Error by borough", 1)[1].split("\n## ", 1)[0]
+    boroughs = set(re.findall(r"^\| ([A-Za-z ]+) \| \d+ \|", section, flags=re.MULTILINE))
+    known = {zone.borough for zone in read_zones(ZONE_LOOKUP).by_number.values()}
+    assert {"Manhattan", "Brooklyn", "Queens"} <= boroughs <= known
+
+
+def test_the_html_card_has_every_section_of_the_markdown(trained):
+    settings, _ = trained
+    models_dir = settings.registry.models_dir
+    card = (models_dir / "model_card.md").read_text(encoding="utf-8")
+    page = (models_dir / "model_card.html").read_text(encoding="utf-8")
+    headings = re.findall(r"^## (.+)$", card, flags=re.MULTILINE)
+    assert len(headings) > 8
+    assert all(f"<h2>{heading}</h2>" in page for heading in headings)
+    assert "<table>" in page
+
+
+def test_markdown_to_html_escapes_text():
+    page = markdown_to_html("# Card\n\nA <b> & `x<y`\n\n| a | b |\n|---|---|\n| 1 | **2** |", "t")
+    assert "A &lt;b&gt; &amp; <code>x&lt;y</code>" in page
+    assert "<td><strong>2</strong></td>" in page
+{%- if cookiecutter.monitoring == "evidently" %}
+
+
+def test_the_reports_index_links_the_latest_card(trained: tuple[Settings, TrainingResult]):
+    settings, _ = trained
+    index = (settings.monitoring.reports_dir / "index.html").read_text(encoding="utf-8")
+    assert "model_card.html" in index
+    assert "Model card of the latest training run" in index
+{%- endif %}
