@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.validation import MAX_LOCATION_ID, MIN_LOCATION_ID
+from {{ cookiecutter.package_name }}.trip import MAX_LOCATION_ID, MIN_LOCATION_ID
 from {{ cookiecutter.package_name }}.zones import ZoneLookupError, read_zones
 
 from .helpers import ZONE_LOOKUP
