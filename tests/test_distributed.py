@@ -154,16 +154,22 @@ def test_training_on_the_cluster_matches_local_training(runs: Runs):
     assert distributed["rmse"] == pytest.approx(local["rmse"], abs=RMSE_TOLERANCE)
     assert distributed["train_rmse"] == pytest.approx(local["train_rmse"], abs=0.1)
     # Registered like a local model: same registry, same facts, the compute recorded.
-    models = runs.root / "cluster" / "models"
-    index = json.loads((models / runs.project.root.name / "registry.json").read_text())
+    home = runs.root / "cluster" / "models" / runs.project.root.name
+    index = json.loads((home / "registry.json").read_text())
     assert index["aliases"]["champion"] == 1
     [version] = index["versions"]
-    assert version["metadata"]["compute"] == f"dask {runs.scheduler} (2 workers)"
-    local_index = runs.root / "local" / "models" / runs.project.root.name / "registry.json"
-    [local_version] = json.loads(local_index.read_text())["versions"]
+    record = run_record(home, version["version"])
+    assert record["compute"] == f"dask {runs.scheduler} (2 workers)"
+    local_record = run_record(runs.root / "local" / "models" / runs.project.root.name, 1)
+    assert local_record["compute"] == "local"
     for facts in ("rows", "rows_by_month", "val_months", "inputs"):
-        assert version["metadata"][facts] == local_version["metadata"][facts], facts
-    assert list(version["metadata"]["rows_by_month"]["validation"]) == ["2023-02", "2024-01"]
+        assert record[facts] == local_record[facts], facts
+    assert list(record["rows_by_month"]["validation"]) == ["2023-02", "2024-01"]
+
+
+def run_record(home: Path, version: int) -> dict:
+    """The run record the file registry stored with a version (``vNNNN/run_record.json``)."""
+    return json.loads((home / f"v{version:04d}" / "run_record.json").read_text())
 
 
 def damaged_batch(source: Path, target: Path) -> pd.DataFrame:

@@ -25,7 +25,7 @@ from .logs import strip_credentials
 
 ARTIFACTS_FOLDER = "mlartifacts"
 SQLITE_PREFIX = "sqlite:///"
-# MLflow refuses longer parameter values; such values are still in the run's metadata.json.
+# MLflow refuses longer parameter values; such values are still in the run's run_record.json.
 MAX_PARAM_LENGTH = 6000
 # Characters MLflow refuses in parameter names (a quarantine reason such as "missing, unparseable"
 # becomes part of a name).
