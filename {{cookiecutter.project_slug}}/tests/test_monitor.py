@@ -15,7 +15,7 @@ from {{ cookiecutter.package_name }}.config import ENV_PREFIX, Settings
 from {{ cookiecutter.package_name }}.data import read_trips
 from {{ cookiecutter.package_name }}.features import FEATURE_NAMES
 from {{ cookiecutter.package_name }}.monitor import DRIFT_EXIT_CODE, run_monitor
-from {{ cookiecutter.package_name }}.train import TrainingResult
+from {{ cookiecutter.package_name }}.train import TrainingResult, run_training
 from {{ cookiecutter.package_name }}.trip import INFERENCE_COLUMNS, PREDICTION
 from {{ cookiecutter.package_name }}.versions import CHALLENGER, CHAMPION
 
@@ -60,6 +60,16 @@ def test_no_drift_between_the_sample_months(
     current = written["current"]
     assert current["rows_compared"] + sum(current["rows_rejected"].values()) == current["rows_read"]
     assert Path(summary.html_report).stat().st_size > 10_000
+
+
+def test_a_model_of_several_months_is_compared_with_its_last_month(settings: Settings):
+    months = {"train_month": "2023-01..2023-02", "val_month": "2024-01"}
+    data = settings.data.model_copy(update=months)
+    several = settings.model_copy(update={"data": data})
+    run_training(several)
+    summary = run_monitor(settings, current="2024-01")  # the settings' months are not the model's
+
+    assert summary.reference["source"].endswith("green_tripdata_2023-02.parquet")
 
 
 def test_a_shifted_batch_drifts_and_the_cli_exits_with_the_drift_code(

@@ -226,10 +226,15 @@ def run_monitor(
     alias: str = CHAMPION,
     output_dir: Path | None = None,
 ) -> DriftSummary:
-    """Compare ``current`` with ``reference`` (default: the month the model was trained on)."""
+    """Compare ``current`` with ``reference`` (default: the last month the model was trained on).
+
+    A model trained on several months is compared with the latest of them: one file, the
+    nearest in time to what it serves now.
+    """
     model, version = load_model(settings, alias)
-    # A version registered without a run record: the configured training month is the best guess.
-    trained_on = version.record.train_month if version.record else settings.data.train_month
+    # A version registered without a run record: the configured training months are the best guess.
+    months = version.record.train_months if version.record else settings.data.train_months
+    trained_on = months[-1]
     reference = reference or trained_on
     reference_batch = load_batch(reference, settings)
     current_batch = load_batch(current, settings)
