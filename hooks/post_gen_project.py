@@ -34,6 +34,7 @@ OPTIONAL_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
         "deploy/kubernetes/base/app",
         "deploy/kubernetes/base/service.yaml",
         "deploy/kubernetes/base/pdb.yaml",
+        "deploy/kubernetes/base/prediction-log-pvc.yaml",
         "deploy/kubernetes/overlays",
     ),
     ("ui", "none"): ("src/{package}/serving/ui.py", "tests/test_ui.py"),
