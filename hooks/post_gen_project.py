@@ -35,6 +35,7 @@ OPTIONAL_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
         "deploy/kubernetes/base/app",
         "deploy/kubernetes/base/service.yaml",
         "deploy/kubernetes/base/pdb.yaml",
+        "deploy/kubernetes/base/prediction-log-pvc.yaml",
         "deploy/kubernetes/overlays",
     ),
     ("ui", "none"): ("src/{package}/serving/ui.py", "tests/test_ui.py"),

@@ -245,6 +245,35 @@ def test_pods_run_as_the_image_user_with_a_read_only_root(bake):
     assert [*container["command"], *container["args"]] == json.loads(cmd)
 
 
+def test_the_retrain_cronjob_reads_the_prediction_log_every_replica_writes(service_bake):
+    """`feedback` in the CronJob measures the live error on the log the service's pods write."""
+    bake = service_bake
+    workdir = dockerfile_value(bake, "WORKDIR")
+    prefix = bake.name.replace("-", "_").upper()
+    (config_map,) = of_kind(render(bake, "base"), "ConfigMap")
+    assert config_map["data"][f"{prefix}_PREDICTION_LOG__ENABLED"] == "true"
+    log_dir = f"{workdir}/{settings_table(bake)[f'{prefix}_PREDICTION_LOG__DIR']}"
+    for folder, objects in all_renders(bake).items():
+        claims = {obj["metadata"]["name"]: obj for obj in of_kind(objects, "PersistentVolumeClaim")}
+        writers, readers = set(), set()
+        for obj in objects:
+            if obj["kind"] not in {"Deployment", "CronJob"}:
+                continue
+            (spec,) = pod_specs([obj])
+            volumes = {volume["name"]: volume for volume in spec["volumes"]}
+            (container,) = spec["containers"]
+            (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == log_dir]
+            claim = volumes[mount["name"]]["persistentVolumeClaim"]["claimName"]
+            assert claims[claim]["spec"]["accessModes"] == ["ReadWriteMany"], folder
+            if obj["kind"] == "CronJob":
+                assert mount.get("readOnly") is True, folder
+                readers.add(claim)
+            else:
+                assert not mount.get("readOnly"), folder
+                writers.add(claim)
+        assert writers and readers == writers == {f"{bake.name}-prediction-log"}, folder
+
+
 def test_every_environment_variable_is_a_setting_or_a_secret(bake):
     """A misspelt setting name would be ignored silently by the app: each must be a real one."""
     settings = settings_table(bake)
@@ -265,7 +294,9 @@ def test_every_environment_variable_is_a_setting_or_a_secret(bake):
     mlflow = {"MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"}
     assert secrets == (mlflow if tracking else set())
     assert not of_kind(objects, "Secret")
-    assert bool(of_kind(objects, "PersistentVolumeClaim")) is not tracking
+    claims = {obj["metadata"]["name"] for obj in of_kind(objects, "PersistentVolumeClaim")}
+    expected = set() if tracking else {f"{bake.name}-models"}
+    assert claims == expected | ({f"{bake.name}-prediction-log"} if serves(bake) else set())
 
 
 def scripts(objects: list[dict]) -> dict[str, str]:

@@ -4,14 +4,17 @@ The caller only puts a reference to its frame and predictions on a queue; a back
 gathers them and writes one file per batch (once ``max_rows`` rows wait, at least every
 ``max_seconds``, and at ``close``). Each file is written under a hidden name and renamed, so a
 reader (``data.read_folder``) never sees half a file, and each process names its files with its
-pid, so several server workers can share the folder. When the writer falls behind by more than
-``max_pending`` rows, new rows are dropped and counted rather than slowing the service.
+host and pid, so several server workers, and several pods on one shared volume, can share the
+folder. When the writer falls behind by more than ``max_pending`` rows, new rows are dropped and
+counted rather than slowing the service.
 """
 
 from __future__ import annotations
 
 import os
 import queue
+import re
+import socket
 import threading
 import time
 from collections.abc import Sequence
@@ -30,6 +33,9 @@ from .trip import MODEL_VERSION, PREDICTION, ROLE
 
 LOGGED_AT = "logged_at"
 FILE_PREFIX = "predictions"
+# Containers' pids repeat (the server is often pid 1 in every pod): the host name (the pod's name
+# in Kubernetes) keeps the replicas writing to one shared volume apart.
+HOST = re.sub(r"[^A-Za-z0-9.-]+", "_", socket.gethostname()) or "host"
 
 
 class PredictionSink(Protocol):
@@ -187,7 +193,7 @@ class PredictionLog:
         self._sequence += 1
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         suffix = "parquet" if self.settings.file_format == "parquet" else "jsonl"
-        name = f"{FILE_PREFIX}-{stamp}-{os.getpid()}-{self._sequence:06d}.{suffix}"
+        name = f"{FILE_PREFIX}-{stamp}-{HOST}-{os.getpid()}-{self._sequence:06d}.{suffix}"
         return self.folder / name
 
 
