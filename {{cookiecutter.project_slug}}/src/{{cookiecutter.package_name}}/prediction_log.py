@@ -33,8 +33,8 @@ from .trip import MODEL_VERSION, PREDICTION, ROLE
 
 LOGGED_AT = "logged_at"
 FILE_PREFIX = "predictions"
-# Containers' pids repeat (the server is often pid 1 in every pod): the host name (the pod's name
-# in Kubernetes) keeps the replicas writing to one shared volume apart.
+# Containers' pids repeat (the server is often pid 1 in every replica): the host name (each
+# replica's own) keeps the replicas writing to one shared volume apart.
 HOST = re.sub(r"[^A-Za-z0-9.-]+", "_", socket.gethostname()) or "host"
 
 
