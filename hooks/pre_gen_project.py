@@ -34,7 +34,8 @@ RESERVED_PACKAGE_NAMES = frozenset(
         "app", "evidently", "fastapi", "gradio", "httpx", "joblib", "lightgbm", "loguru",
         "matplotlib", "mlflow", "numpy", "optuna", "pandas", "pandera", "prometheus_client",
         "prometheus_fastapi_instrumentator", "pyarrow", "pydantic", "pydantic_settings", "pytest",
-        "rich", "scipy", "sklearn", "starlette", "tests", "typer", "uvicorn", "dask", "distributed", "dvc", "yaml",
+        "rich", "scipy", "sklearn", "starlette", "tests", "typer", "uvicorn", "dask", "distributed",
+        "dvc", "yaml",
     }
 )  # fmt: skip
 

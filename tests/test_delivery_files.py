@@ -293,7 +293,9 @@ def test_github_workflow_jobs(bakes: dict[str, Path], name: str):
 
 
 @pytest.mark.parametrize("name", bakes_where(ci="github", experiment_tracking="mlflow"))
-def test_scheduled_retraining_workflow_runs_the_loop_with_secrets(bakes: dict[str, Path], name: str):
+def test_scheduled_retraining_workflow_runs_the_loop_with_secrets(
+    bakes: dict[str, Path], name: str
+):
     path = bakes[name] / ".github" / "workflows" / "retrain.yml"
     workflow = yaml.safe_load(path.read_text())
     triggers = workflow_triggers(workflow)
@@ -314,9 +316,7 @@ def test_scheduled_retraining_workflow_runs_the_loop_with_secrets(bakes: dict[st
 
 
 @pytest.mark.parametrize("name", bakes_where(experiment_tracking="none"))
-def test_no_scheduled_retraining_in_ci_without_a_tracking_server(
-    bakes: dict[str, Path], name: str
-):
+def test_no_scheduled_retraining_in_ci_without_a_tracking_server(bakes: dict[str, Path], name: str):
     root = bakes[name]
     assert not (root / ".github" / "workflows" / "retrain.yml").exists()
     gitlab = root / ".gitlab-ci.yml"

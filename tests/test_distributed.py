@@ -1,6 +1,6 @@
 """Slow tier: the bake's training and batch prediction on a real Dask cluster match local runs.
 
-One cluster for the session: a ``dask scheduler`` and two ``dask worker`` processes (one thread
+One cluster for the module: a ``dask scheduler`` and two ``dask worker`` processes (one thread
 each) from the bake's own environment, on 127.0.0.1, stopped by PID at the end. The same bake runs
 each job locally and with ``DASK__SCHEDULER_ADDRESS`` set, in separate model folders. The bake is
 the DVC one of ``conftest.py`` (one install for the Dask and the DVC tests); its jobs read the
@@ -23,8 +23,11 @@ from .baking import InstalledProject, clean_environment
 pytestmark = pytest.mark.slow
 
 WORKERS = 2
-# Data-parallel LightGBM bins and bags per worker, so the model differs a little from a local fit.
-RMSE_TOLERANCE = 0.02
+# Data-parallel LightGBM bins per worker, and which worker holds which partition depends on
+# timing, so the model differs a little from a local fit and from one cluster run to the next
+# (0.026 apart on a busy machine, with an RMSE near 4.9 minutes). A broken cluster fit (one
+# partition, wrong features) is off by far more than 2%.
+RMSE_RELATIVE_TOLERANCE = 0.02
 
 
 def start(project: InstalledProject, log: Path, *args: str) -> subprocess.Popen:
@@ -38,13 +41,18 @@ def start(project: InstalledProject, log: Path, *args: str) -> subprocess.Popen:
         )
 
 
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+def stop(processes: list[subprocess.Popen]) -> None:
+    """Terminate all, then wait for all: stopped one at a time, with a wait for each, the
+    cluster's teardown took 145 s of one run."""
+    for process in processes:
+        process.terminate()
+    deadline = time.monotonic() + 30
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def wait_for_workers(project: InstalledProject, scheduler_file: Path, logs: list[Path]) -> str:
@@ -75,7 +83,7 @@ def wait_for_workers(project: InstalledProject, scheduler_file: Path, logs: list
     return result.stdout.strip()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def dask_scheduler(dvc_project: InstalledProject, tmp_path_factory) -> Iterator[str]:
     """A scheduler and two single-threaded workers on 127.0.0.1; yields the scheduler address."""
     folder = tmp_path_factory.mktemp("dask")
@@ -110,8 +118,7 @@ def dask_scheduler(dvc_project: InstalledProject, tmp_path_factory) -> Iterator[
             )
         yield wait_for_workers(dvc_project, scheduler_file, logs)
     finally:
-        for process in reversed(processes):
-            stop(process)
+        stop(processes)
 
 
 class Runs:
@@ -151,7 +158,7 @@ MONTHS = ("--train-month", "2023-01", "--val-month", "2023-02,2024-01")
 def test_training_on_the_cluster_matches_local_training(runs: Runs):
     local = metrics_of(runs.cli("local", "train", *MONTHS, cluster=False))
     distributed = metrics_of(runs.cli("cluster", "train", *MONTHS, cluster=True))
-    assert distributed["rmse"] == pytest.approx(local["rmse"], abs=RMSE_TOLERANCE)
+    assert distributed["rmse"] == pytest.approx(local["rmse"], rel=RMSE_RELATIVE_TOLERANCE)
     assert distributed["train_rmse"] == pytest.approx(local["train_rmse"], abs=0.1)
     # Registered like a local model: same registry, same facts, the compute recorded.
     home = runs.root / "cluster" / "models" / runs.project.root.name
