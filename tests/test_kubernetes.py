@@ -214,13 +214,19 @@ def test_probes_and_port_match_the_app_and_the_dockerfile(service_bake):
     assert [entry["targetPort"] for entry in service["spec"]["ports"]] == ["http"]
 
 
+def prediction_log_dir(bake: Path) -> str:
+    """Where the service writes its prediction log inside the image (the setting's default)."""
+    prefix = bake.name.replace("-", "_").upper()
+    folder = settings_table(bake)[f"{prefix}_PREDICTION_LOG__DIR"]
+    return f"{dockerfile_value(bake, 'WORKDIR')}/{folder}"
+
+
 def test_pods_run_as_the_image_user_with_a_read_only_root(bake):
     """Every path the jobs and the service write to is a volume, the rest is read-only."""
     uid, gid = (int(part) for part in dockerfile_value(bake, "USER").split(":"))
     workdir = dockerfile_value(bake, "WORKDIR")
     prefix = bake.name.replace("-", "_").upper()
     settings = settings_table(bake)
-    prediction_log = f"{workdir}/{settings.get(f'{prefix}_PREDICTION_LOG__DIR')}"
     logs = f"{workdir}/{Path(settings[f'{prefix}_LOGGING__FILE']).parent}"
     objects = render(bake, "base")
     for spec in pod_specs(objects):
@@ -234,7 +240,7 @@ def test_pods_run_as_the_image_user_with_a_read_only_root(bake):
             mounts = {mount["mountPath"] for mount in container["volumeMounts"]}
             assert {"/tmp", logs, f"{workdir}/models"} <= mounts
             if "args" in container and container["args"] == ["serve"]:
-                assert prediction_log in mounts
+                assert prediction_log_dir(bake) in mounts
             else:
                 assert f"{workdir}/data" in mounts
     if not serves(bake):
@@ -248,11 +254,10 @@ def test_pods_run_as_the_image_user_with_a_read_only_root(bake):
 def test_the_retrain_cronjob_reads_the_prediction_log_every_replica_writes(service_bake):
     """`feedback` in the CronJob measures the live error on the log the service's pods write."""
     bake = service_bake
-    workdir = dockerfile_value(bake, "WORKDIR")
     prefix = bake.name.replace("-", "_").upper()
     (config_map,) = of_kind(render(bake, "base"), "ConfigMap")
     assert config_map["data"][f"{prefix}_PREDICTION_LOG__ENABLED"] == "true"
-    log_dir = f"{workdir}/{settings_table(bake)[f'{prefix}_PREDICTION_LOG__DIR']}"
+    log_dir = prediction_log_dir(bake)
     for folder, objects in all_renders(bake).items():
         claims = {obj["metadata"]["name"]: obj for obj in of_kind(objects, "PersistentVolumeClaim")}
         writers, readers = set(), set()

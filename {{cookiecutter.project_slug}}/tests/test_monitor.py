@@ -16,7 +16,7 @@ from {{ cookiecutter.package_name }}.data import read_trips
 from {{ cookiecutter.package_name }}.features import FEATURE_NAMES
 from {{ cookiecutter.package_name }}.monitor import DRIFT_EXIT_CODE, run_monitor
 from {{ cookiecutter.package_name }}.train import TrainingResult, run_training
-from {{ cookiecutter.package_name }}.trip import INFERENCE_COLUMNS, PREDICTION
+from {{ cookiecutter.package_name }}.trip import INFERENCE_COLUMNS, MODEL_VERSION, PREDICTION, ROLE
 from {{ cookiecutter.package_name }}.versions import CHALLENGER, CHAMPION
 
 from .helpers import SAMPLE_DIR
@@ -104,7 +104,7 @@ def test_a_folder_of_logged_predictions_is_a_current_batch(
     folder = tmp_path / "log"
     folder.mkdir()
     for part, start in enumerate(range(0, 2000, 500)):
-        rows = trips.iloc[start : start + 500].assign(predicted_duration=10.0)
+        rows = trips.iloc[start : start + 500].assign(**{PREDICTION: 10.0})
         if part % 2:
             rows.to_json(folder / f"part-{part}.jsonl", orient="records", lines=True)
         else:
@@ -127,7 +127,7 @@ def test_a_shadow_log_compares_each_trip_once(
     folder = tmp_path / "shadow-log"
     folder.mkdir()
     for role, version, minutes in ((CHAMPION, "1", 10.0), (CHALLENGER, "2", 11.0)):
-        logged = trips.assign(predicted_duration=minutes, model_version=version, role=role)
+        logged = trips.assign(**{PREDICTION: minutes, MODEL_VERSION: version, ROLE: role})
         logged.to_parquet(folder / f"predictions-{role}.parquet", index=False)
 
     reports = with_reports(settings, tmp_path)
