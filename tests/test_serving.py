@@ -187,6 +187,10 @@ def test_schemathesis_finds_no_failures(served: Server):
     # lambda descriptions) and CPython 3.11.7 raises "AST constructor recursion depth mismatch"
     # (python/cpython#106905), a runtime error in the tool, not a finding about the service.
     command += ["--request-timeout", "60", "--workers", "1"]
+    # `--checks all` includes a 10 s response-time limit: a duration, which a busy CI machine breaks
+    # (an explained batch of the largest size took 13.7 s at load 7). Speed is the benchmarks' job,
+    # so the limit is the request timeout: only a request that would time out anyway fails it.
+    command += ["--max-response-time", "60"]
     result = run(command, Path.cwd(), timeout=1800)  # raises, with the report, on any failure
     output = result.stdout
     assert "No issues found" in output, output[-4000:]
