@@ -118,14 +118,18 @@ def test_a_changed_parameter_reruns_only_the_stages_after_it(pipeline: Pipeline)
     assert "Stage 'data' didn't change, skipping" in output, output[-3000:]
     for stage in ("train", "evaluate", "monitor"):
         assert f"Running stage '{stage}'" in output
-    # The registry persists between runs: the new model is version 2 beside version 1.
-    registry = pipeline.root / "models" / pipeline.project.root.name / "registry.json"
-    versions = json.loads(registry.read_text(encoding="utf-8"))["versions"]
-    assert [(v["version"], v["metadata"]["params"]["n_estimators"]) for v in versions] == [
-        (1, 150),
-        (2, 60),
-    ]
+    # The registry persists between runs: the new model is version 2 beside version 1, and each
+    # version's run record (vNNNN/run_record.json) holds the parameters it was trained with.
+    home = pipeline.root / "models" / pipeline.project.root.name
+    versions = json.loads((home / "registry.json").read_text(encoding="utf-8"))["versions"]
+    assert [(v["version"], trees(home, v["version"])) for v in versions] == [(1, 150), (2, 60)]
     assert "Data and pipelines are up to date" in pipeline.repro()
+
+
+def trees(home: Path, version: int) -> int:
+    """The number of trees in the file registry's run record of ``version``."""
+    record = json.loads((home / f"v{version:04d}" / "run_record.json").read_text(encoding="utf-8"))
+    return record["params"]["n_estimators"]
 
 
 def test_push_then_pull_restores_every_output_from_a_local_remote(
