@@ -1,12 +1,13 @@
 """The one-pass JSON body: how every endpoint that takes a body reads it.
 
-FastAPI's own body path checks the Content-Type, decodes the bytes with ``json.loads`` into Python
-objects, then validates those objects against the model: two passes and a tree of Python objects
-in between, which on ``/predict`` costs more than predicting the trip. Here pydantic validates the
-bytes directly (``model_validate_json``, one pass), with the same checks and the same answers:
-problems are raised as FastAPI's ``RequestValidationError``, which ``errors.py`` answers 400
-(malformed JSON) or 422 (every problem found). This is what makes ``/predict`` faster than a bare
-FastAPI endpoint; the measurements are in docs/benchmarks.md ("Prediction service").
+FastAPI's own body path decodes the bytes with ``json.loads`` into Python objects, then validates
+those objects against the model: two passes and a tree of Python objects in between, most of the
+cost of a large batch. Here pydantic validates the bytes directly (``model_validate_json``, one
+pass), with the same checks and the same answers: problems are raised as FastAPI's
+``RequestValidationError``, which ``errors.py`` answers 400 (malformed JSON) or 422 (every problem
+found), and a body without a Content-Type is read as JSON, as FastAPI did before its strict
+content-type check. Large bodies are parsed on a thread, off the event loop. The measurements are
+in docs/benchmarks.md ("Prediction service").
 
 An endpoint takes its body as a dependency, ``trip: Annotated[Trip, Depends(json_body(Trip))]``,
 and its route declares it with ``openapi_extra=request_body(Trip)``: FastAPI cannot see a body
