@@ -185,14 +185,6 @@ def test_missing_and_extra_fields_are_422(client: TestClient):
     assert client.post("/predict").status_code == 422
 
 
-def test_malformed_json_is_400(client: TestClient):
-    response = client.post(
-        "/predict", content=b'{"PULocationID": 74,', headers={"Content-Type": "application/json"}
-    )
-    assert response.status_code == 400
-    assert response.json()["detail"].startswith("malformed JSON")
-
-
 def test_an_offset_is_converted_to_new_york_time(client: TestClient):
     local = predicted(client, with_(pickup_datetime="2024-01-15T08:30:00"))
     assert predicted(client, with_(pickup_datetime="2024-01-15T13:30:00Z")) == local  # EST

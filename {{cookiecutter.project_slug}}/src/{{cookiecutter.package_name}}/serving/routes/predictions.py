@@ -86,20 +86,17 @@ async def predict_batch(
 def router(batch_request: type[TripBatch]) -> APIRouter:
     """The two routes of an app; its batch body's schema carries the app's batch limit."""
     routes = APIRouter(tags=["model"], responses={**BODY_ERRORS, 200: ANSWERED_BY})
-    routes.add_api_route(
-        "/predict",
-        predict,
-        methods=["POST"],
-        response_model=Prediction,
-        openapi_extra=request_body(Trip),
-    )
-    routes.add_api_route(
-        "/predict/batch",
-        predict_batch,
-        methods=["POST"],
-        response_model=BatchPrediction,
-        openapi_extra=request_body(batch_request),
-    )
+    for path, endpoint, answer, body in (
+        ("/predict", predict, Prediction, Trip),
+        ("/predict/batch", predict_batch, BatchPrediction, batch_request),
+    ):
+        routes.add_api_route(
+            path,
+            endpoint,
+            methods=["POST"],
+            response_model=answer,
+            openapi_extra=request_body(body),
+        )
     return routes
 
 
