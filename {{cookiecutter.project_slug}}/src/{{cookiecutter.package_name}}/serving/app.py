@@ -39,7 +39,7 @@ BYTES_PER_TRIP = 512
 BODY_OVERHEAD_BYTES = 64 * 1024
 
 
-def service_state(settings: Settings) -> ServiceState:
+def new_state(settings: Settings) -> ServiceState:
     """A new app's state, with its own metrics registry: several apps (tests) live in a process."""
     registry = CollectorRegistry()
     state = ServiceState(
@@ -104,7 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings = load_settings()
         setup_logging(settings.logging)
     serving = settings.serving
-    state = service_state(settings)
+    state = new_state(settings)
     name, _, summary = (package_doc or "").strip().partition("\n")
     app = FastAPI(
         title=f"{name.rstrip('.')} API",
