@@ -196,8 +196,9 @@ def test_references_point_at_objects_that_exist(bake):
 
 def test_probes_and_port_match_the_app_and_the_dockerfile(service_bake):
     bake = service_bake
-    app = (bake / "src" / bake.name.replace("-", "_") / "serving" / "app.py").read_text()
-    routes = set(re.findall(r'@app\.get\(\s*"([^"]+)"', app))
+    serving = bake / "src" / bake.name.replace("-", "_") / "serving"
+    source = "\n".join(path.read_text() for path in sorted(serving.rglob("*.py")))
+    routes = set(re.findall(r'@(?:app|router)\.get\(\s*"([^"]+)"', source))
     port = int(dockerfile_value(bake, "EXPOSE"))
     prefix = bake.name.replace("-", "_").upper()
     assert settings_table(bake)[f"{prefix}_SERVING__PORT"] == str(port)

@@ -1,4 +1,4 @@
-"""The service's Prometheus metrics per model (version and role), and the /metrics endpoint.
+"""The service's Prometheus metrics per model (version and role), and what /metrics answers.
 
 Every model series is labelled ``model_version`` and ``model_role`` (champion or challenger), so a
 dashboard can put the champion and the challenger side by side in shadow and canary modes.
@@ -20,10 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-from fastapi import FastAPI
-from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Histogram,
@@ -197,21 +194,3 @@ def exposition(registry: CollectorRegistry, process_collectors: Sequence[Collect
     for collector in process_collectors:
         merged.register(collector)
     return generate_latest(merged)
-
-
-def add_metrics_endpoint(
-    app: FastAPI, registry: CollectorRegistry, process_collectors: Sequence[Collector]
-) -> None:
-    """GET /metrics (replaces the instrumentator's, which drops collectors in multiprocess mode)."""
-
-    @app.get(
-        "/metrics",
-        response_class=PlainTextResponse,
-        tags=["operations"],
-        summary="Prometheus metrics",
-        description="Request counts and latencies per endpoint, and per model (version and role): "
-        "requests, latency, predicted durations, model calls; in Prometheus text format. With "
-        "several workers, the counters and histograms of all workers added up.",
-    )
-    def metrics() -> Response:
-        return Response(exposition(registry, process_collectors), media_type=CONTENT_TYPE_LATEST)

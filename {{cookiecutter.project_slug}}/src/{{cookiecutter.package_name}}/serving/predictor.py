@@ -107,7 +107,11 @@ class LoadedModel:
     def predict_columns(
         self, columns: dict[str, np.ndarray], num_threads: int | None = None
     ) -> np.ndarray:
-        return self.model.predict_features(feature_matrix(columns), num_threads)
+        return self.predict_matrix(feature_matrix(columns), num_threads)
+
+    def predict_matrix(self, matrix: np.ndarray, num_threads: int | None = None) -> np.ndarray:
+        """Predictions for a ``features.feature_matrix`` of input columns."""
+        return self.model.predict_features(matrix, num_threads)
 
 
 class Predictor:
@@ -200,8 +204,7 @@ class Predictor:
     def _locked_explain(self, trips: Sequence[Trip]) -> tuple[list[float], Explanations]:
         threads = self._batch_threads if len(trips) >= PARALLEL_MIN_TRIPS else 1
         with self._model_lock:
-            values, columns = self._timed_predict(trips, threads, 1)
-            matrix = feature_matrix(columns)
+            values, matrix = self._timed_predict(trips, threads, 1)
             return values, explain_matrix(self.loaded.model, matrix, threads)
 
     def _locked_predict(self, trips: Sequence[Trip], requests: int) -> list[float]:
@@ -212,11 +215,12 @@ class Predictor:
 
     def _timed_predict(
         self, trips: Sequence[Trip], threads: int, requests: int
-    ) -> tuple[list[float], dict[str, np.ndarray]]:
-        """The model's answers, logged and shadowed, and the input columns they came from."""
+    ) -> tuple[list[float], np.ndarray]:
+        """The model's answers, logged and shadowed, and the feature matrix they came from."""
         started = time.perf_counter()
         columns = trip_columns(trips)
-        values = self.loaded.predict_columns(columns, threads)
+        matrix = feature_matrix(columns)
+        values = self.loaded.predict_matrix(matrix, threads)
         self.series.call_seconds.observe(time.perf_counter() - started)
         self.series.trips_per_call.observe(len(trips))
         observe_many(self.series.predictions, values)
@@ -226,7 +230,7 @@ class Predictor:
             )
         if self.shadow is not None:  # queued here, scored on the shadow's own thread
             self.shadow(columns, requests)
-        return values.tolist(), columns
+        return values.tolist(), matrix
 
     def close_calls(self) -> None:
         """Finish the model calls under way (the prediction log may serve other models)."""

@@ -155,14 +155,22 @@ class Trip(_TripFields):
     """One trip as known when it starts: where, when and how far."""
 
 
-def batch_request_model(max_trips: int) -> type[BaseModel]:
+class TripBatch(BaseModel):
+    """Trips predicted in one call; ``batch_request_model`` adds the limit of a service."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"trips": [EXAMPLE_TRIP, SECOND_EXAMPLE_TRIP]}]},
+    )
+
+    trips: list[Trip] = Field(description="Trips to predict.")
+
+
+def batch_request_model(max_trips: int) -> type[TripBatch]:
     """The batch body, with its size limit in the schema (the limit is a setting)."""
     return create_model(
         "BatchRequest",
-        __config__=ConfigDict(
-            extra="forbid",
-            json_schema_extra={"examples": [{"trips": [EXAMPLE_TRIP, SECOND_EXAMPLE_TRIP]}]},
-        ),
+        __base__=TripBatch,
         __doc__=f"Up to {max_trips} trips, predicted in one call.",
         trips=(list[Trip], Field(max_length=max_trips, description="Trips to predict.")),
     )
