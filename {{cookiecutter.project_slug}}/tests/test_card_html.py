@@ -25,7 +25,8 @@ def test_markdown_to_html_escapes_text():
 def test_each_block_of_the_subset_becomes_its_element():
     markdown = (
         "# Title\n\n### Third level\n\nOne paragraph\non two lines.\n\n- first\n- `second`\n\n"
-        "| name | rows |\n|---|---|\n| train | 10 |\n| test | 2 |\n\n![Residuals by hour](hour.png)\n"
+        "| name | rows |\n|---|---|\n| train | 10 |\n| test | 2 |\n\n"
+        "![Residuals by hour](hour.png)\n"
     )
     assert body_of(markdown_to_html(markdown, "t")).splitlines() == [
         "<h1>Title</h1>",

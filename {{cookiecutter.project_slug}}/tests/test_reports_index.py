@@ -1,4 +1,5 @@
-"""``reports/index.html``: the latest model card and every drift report, newest first, relative links."""
+"""``reports/index.html``: the latest model card and every drift report (newest first), linked
+relatively."""
 
 from __future__ import annotations
 

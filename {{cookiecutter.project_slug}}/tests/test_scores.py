@@ -26,13 +26,13 @@ def test_the_fingerprint_follows_the_validation_files_and_the_cleaning_settings(
     # The training months do not decide the validation rows.
     other_train = data.model_copy(update={"train_month": "2024-01"})
     assert validation_fingerprint(other_train, CHECKSUMS) == fingerprint
-    flipped = not data.pickups_in_month_only
+    in_month_only = {"pickups_in_month_only": not data.pickups_in_month_only}
     changed = [
         validation_fingerprint(data, {**CHECKSUMS, "2023-02": "d" * 64}),
         validation_fingerprint(data.model_copy(update={"val_month": "2024-01"}), CHECKSUMS),
         validation_fingerprint(data.model_copy(update={"min_duration_minutes": 2.0}), CHECKSUMS),
         validation_fingerprint(data.model_copy(update={"max_duration_minutes": 90.0}), CHECKSUMS),
-        validation_fingerprint(data.model_copy(update={"pickups_in_month_only": flipped}), CHECKSUMS),
+        validation_fingerprint(data.model_copy(update=in_month_only), CHECKSUMS),
     ]
     assert len({fingerprint, *changed}) == 1 + len(changed)
 
@@ -48,7 +48,9 @@ def test_a_score_is_found_again_by_another_run_on_the_same_rows(tmp_path: Path):
 
 
 @pytest.mark.parametrize(
-    "content", [b"", b"{not json", b"[6.25]", b"\xff\xfe"], ids=["empty", "not json", "a list", "not utf-8"]
+    "content",
+    [b"", b"{not json", b"[6.25]", b"\xff\xfe"],
+    ids=["empty", "not json", "a list", "not utf-8"],
 )
 def test_a_missing_or_damaged_file_is_a_miss_then_rewritten(tmp_path: Path, content: bytes):
     path = tmp_path / SCORES_FILE

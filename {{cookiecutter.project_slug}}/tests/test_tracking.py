@@ -33,7 +33,8 @@ def test_nested_facts_become_valid_parameter_names():
 
 
 def test_values_are_json_and_too_long_ones_are_cut_to_what_mlflow_accepts():
-    flat = flatten({"rate": 0.5, "early": True, "none": None, "long": "x" * (MAX_PARAM_LENGTH + 10)})
+    too_long = "x" * (MAX_PARAM_LENGTH + 10)
+    flat = flatten({"rate": 0.5, "early": True, "none": None, "long": too_long})
     assert flat == {"rate": "0.5", "early": "true", "none": "null", "long": "x" * MAX_PARAM_LENGTH}
 
 

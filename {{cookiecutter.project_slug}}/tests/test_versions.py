@@ -21,7 +21,9 @@ from {{ cookiecutter.package_name }}.versions import (
 
 def test_a_load_error_is_one_line_naming_the_alias_version_and_file():
     error = ModelLoadError(4, Path("models/v0004/model.txt"), "the file is missing")
-    assert str(error) == "model version 4 cannot be loaded: models/v0004/model.txt: the file is missing"
+    assert str(error) == (
+        "model version 4 cannot be loaded: models/v0004/model.txt: the file is missing"
+    )
     error.alias = CHAMPION  # the registry adds the alias once it knows which one was asked for
     assert str(error) == (
         "model 'champion' (version 4) cannot be loaded: models/v0004/model.txt: the file is missing"
