@@ -52,7 +52,7 @@ def test_an_alias_event_round_trips_through_its_stored_form():
     )
     stored = event.as_dict()
     assert AliasEvent.from_dict(stored) == event
-    stored["evidence"]["rmse"] = 0.0  # type: ignore[index]
+    stored["evidence"]["rmse"] = 0.0
     assert event.evidence["rmse"] == 5.9  # the stored form is a copy
 
 
