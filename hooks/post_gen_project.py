@@ -49,12 +49,14 @@ OPTIONAL_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
     # With MLflow the file registry would be dead code: MLflow's registry backs the same interface.
     ("experiment_tracking", "mlflow"): (
         "src/{package}/registry_files.py",
+        "tests/test_registry_files.py",
         "deploy/kubernetes/base/models-pvc.yaml",
     ),
     ("experiment_tracking", "none"): (
         "src/{package}/registry_mlflow.py",
         "src/{package}/tracking.py",
         "tests/test_registry_mlflow.py",
+        "tests/test_tracking.py",
         # Scheduled retraining in CI needs the team's tracking server: a file registry on a CI
         # runner is thrown away with it (the Kubernetes CronJob keeps its volume).
         ".github/workflows/retrain.yml",
@@ -70,6 +72,7 @@ OPTIONAL_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
         "src/{package}/monitor.py",
         "src/{package}/reports_index.py",
         "tests/test_monitor.py",
+        "tests/test_reports_index.py",
         "docs/monitoring.md",
     ),
     ("docker", "no"): (

@@ -11,7 +11,7 @@ from .baking import InstalledProject, tool
 
 pytestmark = pytest.mark.slow
 
-# The default model on the bundled 4,000-row sample (see the project's test_training.py).
+# The default model on the bundled 4,000-row sample (see the project's test_train.py).
 SAMPLE_RMSE_BOUND = 7.5
 
 

@@ -36,7 +36,8 @@ CORE_FILES = (
     "src/{package}/predict.py",
     "src/{package}/cli.py",
     "tests/test_features.py",
-    "tests/test_training.py",
+    "tests/test_train.py",
+    "tests/test_layout.py",
 )
 
 

@@ -1,4 +1,4 @@
-"""The model card's pictures and its HTML page: drawn, linked, and registered with the model."""
+"""The model card's pictures: drawn, linked from the card, and registered with the model."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import re
 
 import pytest
 
-from {{ cookiecutter.package_name }}.card_html import markdown_to_html
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.train import TrainingResult
 from {{ cookiecutter.package_name }}.zones import read_zones
@@ -46,29 +45,3 @@ def test_the_card_has_a_table_of_error_by_borough(trained: tuple[Settings, Train
     boroughs = set(re.findall(r"^\| ([A-Za-z ]+) \| \d+ \|", section, flags=re.MULTILINE))
     known = {zone.borough for zone in read_zones(ZONE_LOOKUP).by_number.values()}
     assert {"Manhattan", "Brooklyn", "Queens"} <= boroughs <= known
-
-
-def test_the_html_card_has_every_section_of_the_markdown(trained):
-    settings, _ = trained
-    models_dir = settings.registry.models_dir
-    card = (models_dir / "model_card.md").read_text(encoding="utf-8")
-    page = (models_dir / "model_card.html").read_text(encoding="utf-8")
-    headings = re.findall(r"^## (.+)$", card, flags=re.MULTILINE)
-    assert len(headings) > 8
-    assert all(f"<h2>{heading}</h2>" in page for heading in headings)
-    assert "<table>" in page
-
-
-def test_markdown_to_html_escapes_text():
-    page = markdown_to_html("# Card\n\nA <b> & `x<y`\n\n| a | b |\n|---|---|\n| 1 | **2** |", "t")
-    assert "A &lt;b&gt; &amp; <code>x&lt;y</code>" in page
-    assert "<td><strong>2</strong></td>" in page
-{%- if cookiecutter.monitoring == "evidently" %}
-
-
-def test_the_reports_index_links_the_latest_card(trained: tuple[Settings, TrainingResult]):
-    settings, _ = trained
-    index = (settings.monitoring.reports_dir / "index.html").read_text(encoding="utf-8")
-    assert "model_card.html" in index
-    assert "Model card of the latest training run" in index
-{%- endif %}

@@ -1,10 +1,17 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.config import ENV_PREFIX, SettingsError, load_settings
+from {{ cookiecutter.package_name }}.config import (
+    ENV_PREFIX,
+    SettingsError,
+    TrainingSettings,
+    load_settings,
+    usable_cpus,
+)
 
 
 def test_defaults_point_at_the_bundled_sample(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
@@ -75,3 +82,10 @@ def test_no_scheduler_address_means_local(
     assert load_settings().dask.scheduler_address is None
     monkeypatch.setenv(f"{ENV_PREFIX}DASK__SCHEDULER_ADDRESS", "tcp://10.0.0.5:8786")
     assert load_settings().dask.scheduler_address == "tcp://10.0.0.5:8786"
+
+
+def test_the_default_thread_count_is_the_usable_cpus_whatever_the_load(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.setattr(os, "getloadavg", lambda: (64.0, 64.0, 64.0))
+    assert TrainingSettings().n_jobs == usable_cpus() >= 1

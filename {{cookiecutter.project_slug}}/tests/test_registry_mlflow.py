@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import subprocess
@@ -34,12 +33,7 @@ from {{ cookiecutter.package_name }}.registry_mlflow import (
     feature_example,
 )
 from {{ cookiecutter.package_name }}.run_record import RECORD_FILE
-from {{ cookiecutter.package_name }}.tracking import (
-    CredentialFilter,
-    client_for,
-    flatten,
-    local_artifact_location,
-)
+from {{ cookiecutter.package_name }}.tracking import client_for
 from {{ cookiecutter.package_name }}.train import TrainingResult
 from {{ cookiecutter.package_name }}.versions import CHALLENGER, CHAMPION
 
@@ -57,17 +51,6 @@ def test_mlflow_tracking_uri_replaces_the_embedded_default(
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
     monkeypatch.delenv(f"{ENV_PREFIX}REGISTRY__TRACKING_URI")
     assert load_settings().registry.tracking_uri == "sqlite:///mlflow.db"
-
-
-def test_nested_facts_become_valid_parameter_names():
-    flat = flatten({"rows": {"quarantined": {"time missing, or (bad)": 3}}, "months": ["a", "b"]})
-    assert flat == {"rows.quarantined.time missing_ or _bad_": "3", "months": '["a", "b"]'}
-
-
-def test_artifacts_stay_beside_an_embedded_store(tmp_path: Path):
-    location = local_artifact_location(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    assert location == (tmp_path / "mlartifacts").as_uri()
-    assert local_artifact_location("http://mlflow.example.com") is None
 
 
 @pytest.mark.slow
@@ -219,9 +202,4 @@ def test_no_log_line_shows_the_credentials_of_a_uri(capsys: pytest.CaptureFixtur
     setup_logging(LoggingSettings(file=None))
     uri = "http://user:secret@127.0.0.1:5000/api"  # pragma: allowlist secret
     logger.error("cannot reach {}", uri)
-    record = logging.LogRecord(
-        "mlflow", logging.INFO, __file__, 1, "run at %s", ("http://a:b@h",), None
-    )
-    assert CredentialFilter().filter(record)
-    assert record.getMessage() == "run at http://***@h"
     assert "secret" not in capsys.readouterr().err

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pytest
 
 from {{ cookiecutter.package_name }} import train as train_module
-from {{ cookiecutter.package_name }}.config import Settings, TrainingSettings, usable_cpus
+from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.data import DURATION, load_month
 from {{ cookiecutter.package_name }}.model import TripDurationModel
 from {{ cookiecutter.package_name }}.registry import load_model, open_registry
@@ -96,13 +95,6 @@ def test_two_threaded_runs_give_identical_predictions(settings: Settings):
     single = settings.training.model_copy(update={"n_jobs": 1})
     alone = TripDurationModel.fit(train.trips, train.trips[DURATION], single, settings.seed)
     np.testing.assert_array_equal(alone.predict(val.trips), first.predict(val.trips))
-
-
-def test_the_default_thread_count_is_the_usable_cpus_whatever_the_load(
-    monkeypatch: pytest.MonkeyPatch,
-):
-    monkeypatch.setattr(os, "getloadavg", lambda: (64.0, 64.0, 64.0))
-    assert TrainingSettings().n_jobs == usable_cpus() >= 1
 
 
 def test_several_months_train_with_an_account_per_month(settings: Settings):
