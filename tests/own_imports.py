@@ -79,9 +79,16 @@ class OwnModules:
             self._names[module] = top_level_names(parse(module.read_text(encoding="utf-8")))
         return name in self._names[module]
 
+    def is_namespace_package(self, dotted: str) -> bool:
+        """A folder of modules without ``__init__.py`` (``serving/``): Python imports it too."""
+        return any(root.joinpath(*dotted.split(".")).is_dir() for root in self.roots)
+
     def problem(self, dotted: str, names: list[str]) -> str | None:
         """Why ``from dotted import names`` (or ``import dotted`` when names is empty) fails."""
         module = self.module_file(dotted)
+        if module is None and self.is_namespace_package(dotted):
+            missing = [name for name in names if not self.module_file(f"{dotted}.{name}")]
+            return f"{dotted} has no module {missing}" if missing else None
         if module is None:
             return f"no module {dotted}"
         missing = [name for name in names if name != "*" and not self.defines(module, name)]

@@ -94,7 +94,7 @@ async def prediction_log_status(request: Request) -> PredictionLogStatus:
 
 async def batch_body(request: Request) -> TripBatch:
     """The batch body, read as this app's batch model (its limit is a setting)."""
-    return await read_json(request, service_of(request).batch_request)
+    return cast(TripBatch, await read_json(request, service_of(request).batch_request))
 
 
 State = Annotated[ServiceState, Depends(service_state)]

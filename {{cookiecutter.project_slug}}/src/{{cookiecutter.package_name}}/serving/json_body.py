@@ -21,13 +21,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
-Body = TypeVar("Body", bound=BaseModel)
 # Bodies from this size on (about 500 trips) are parsed on a worker thread, so that the event loop
 # keeps answering during a large parse; below it, the hand-off costs more than the parse.
 THREAD_PARSE_MIN_BYTES = 64 * 1024
@@ -47,7 +46,7 @@ def is_json(content_type: str | None) -> bool:
     )
 
 
-async def read_json(request: Request, model: type[Body]) -> Body:
+async def read_json(request: Request, model: type[BaseModel]) -> BaseModel:
     """The request body as ``model``, parsed and validated in one pass (see the module doc)."""
     if not is_json(request.headers.get("content-type")):
         problem = {"loc": ("body",), "msg": "send the body as JSON", "type": "content_type"}
@@ -63,7 +62,7 @@ async def read_json(request: Request, model: type[Body]) -> Body:
     return parse_json(model, raw)
 
 
-def parse_json(model: type[Body], raw: bytes) -> Body:
+def parse_json(model: type[BaseModel], raw: bytes) -> BaseModel:
     """``raw`` validated as ``model``; problems located as FastAPI locates them (``body``, ...)."""
     try:
         return model.model_validate_json(raw)
@@ -74,14 +73,14 @@ def parse_json(model: type[Body], raw: bytes) -> Body:
         ) from None
 
 
-def json_body(model: type[Body]) -> Callable[[Request], Coroutine[Any, Any, Body]]:
+def json_body(model: type[BaseModel]) -> Callable[[Request], Coroutine[Any, Any, BaseModel]]:
     """A dependency that reads the body as ``model`` with ``read_json``.
 
     An ``async`` function, so that FastAPI calls it on the event loop (a plain ``def`` would be
     sent to its thread pool, a hand-off that costs more than the parse).
     """
 
-    async def body(request: Request) -> Body:
+    async def body(request: Request) -> BaseModel:
         return await read_json(request, model)
 
     body.__name__ = f"{model.__name__.lower()}_body"
