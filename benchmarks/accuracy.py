@@ -46,9 +46,9 @@ def run_cases(data_dir: str) -> list[dict[str, object]]:
             path = settings.data.month_file(month, Path(data_dir))
             months[month] = clean_for_training(read_trips(path), settings.data, str(path))
         started = time.perf_counter()
-        _, metrics = fit_and_evaluate(
+        metrics = fit_and_evaluate(
             months[train_month], months[eval_month], settings.training, settings.seed
-        )
+        ).metrics
         fit_and_score_s = time.perf_counter() - started
         baseline = course_baseline(months[train_month].trips, months[eval_month].trips)
         results.append(

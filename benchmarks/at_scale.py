@@ -78,7 +78,7 @@ def history(data_dir: str) -> list[dict[str, object]]:
     for train_spec, val_month in HISTORY_CASES:
         train = load_months(data, parse_months(train_spec))
         val = load_months(data, (val_month,))
-        _, metrics = fit_and_evaluate(train, val, settings.training, settings.seed)
+        metrics = fit_and_evaluate(train, val, settings.training, settings.seed).metrics
         results.append(
             {
                 "train": train_spec,
@@ -96,9 +96,14 @@ def history(data_dir: str) -> list[dict[str, object]]:
 # ---------------------------------------------------------------------------------------------
 # parent side (template venv)
 # ---------------------------------------------------------------------------------------------
-def settings_env(work: Path, data_dir: Path, train: str, val: str) -> dict[str, str]:
+def settings_env(cli: Path, work: Path, data_dir: Path, train: str, val: str) -> dict[str, str]:
+    """Settings for a CLI run in ``work``, outside the bake: every relative default is replaced.
+
+    The zone lookup (model card figures) is the bake's bundled one: ``cli`` is
+    ``<bake>/.venv/bin/<command>``."""
     return {
         f"{ENV_PREFIX}DATA__DATA_DIR": str(data_dir),
+        f"{ENV_PREFIX}DATA__ZONE_LOOKUP": str(cli.parents[2] / "data" / "taxi_zone_lookup.csv"),
         f"{ENV_PREFIX}DATA__QUARANTINE_DIR": str(work / "quarantine"),
         f"{ENV_PREFIX}DATA__TRAIN_MONTH": train,
         f"{ENV_PREFIX}DATA__VAL_MONTH": val,
@@ -145,7 +150,7 @@ def ensure_months(python: Path, source: Path, folder: Path, months: tuple[str, .
 
 
 def train_run(python: Path, cli: Path, work: Path, data_dir: Path, train: str, val: str):
-    record = cli_child(python, cli, work, ["train"], settings_env(work, data_dir, train, val))
+    record = cli_child(python, cli, work, ["train"], settings_env(cli, work, data_dir, train, val))
     summary = json.loads((work / "models" / "metrics.json").read_text(encoding="utf-8"))
     record.update(
         stages=summary["stage_seconds"], rmse=summary["rmse"], promoted=summary["promoted"]
@@ -199,7 +204,7 @@ def measure_year(python: Path, bench: Path, data: Path) -> dict[str, object]:
     print(f"  train on {spec} (36M rows) ...", flush=True)
     train = train_run(python, cli, work, folder, spec, "2023-02")
     print(f"  predict {spec} (36M rows) ...", flush=True)
-    env = settings_env(work, folder, spec, "2023-02")
+    env = settings_env(cli, work, folder, spec, "2023-02")
     predict = cli_child(python, cli, work, ["predict", spec, str(work / "predictions")], env)
     shutil.rmtree(work / "predictions", ignore_errors=True)  # 36M rows of output: not kept
     return {"train": train, "predict": predict}

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 
+from {{ cookiecutter.package_name }}.card_plots import residual_frame
 from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.data import load_month
 from {{ cookiecutter.package_name }}.train import TrainingResult
+from {{ cookiecutter.package_name }}.trip import DURATION, PICKUP_ZONE
 from {{ cookiecutter.package_name }}.zones import read_zones
 
 from .helpers import ZONE_LOOKUP
@@ -45,3 +49,19 @@ def test_the_card_has_a_table_of_error_by_borough(trained: tuple[Settings, Train
     boroughs = set(re.findall(r"^\| ([A-Za-z ]+) \| \d+ \|", section, flags=re.MULTILINE))
     known = {zone.borough for zone in read_zones(ZONE_LOOKUP).by_number.values()}
     assert {"Manhattan", "Brooklyn", "Queens"} <= boroughs <= known
+
+
+def test_the_residuals_come_from_the_predictions_training_made(settings: Settings):
+    trips = load_month(settings.data, settings.data.val_month).trips
+    predicted = np.linspace(1.0, 60.0, len(trips))
+    zones = read_zones(ZONE_LOOKUP)
+    frame = residual_frame(trips, predicted, zones)
+    np.testing.assert_array_equal(frame["predicted"].to_numpy(), predicted)
+    np.testing.assert_allclose(frame["residual"].to_numpy(), predicted - trips[DURATION].to_numpy())
+    assert frame["borough"].tolist() == [zones.borough(zone) for zone in trips[PICKUP_ZONE]]
+
+
+def test_predictions_of_other_rows_are_refused(settings: Settings):
+    trips = load_month(settings.data, settings.data.val_month).trips
+    with pytest.raises(ValueError, match=f"3 predictions for {len(trips)} validation trips"):
+        residual_frame(trips, np.ones(3), read_zones(ZONE_LOOKUP))

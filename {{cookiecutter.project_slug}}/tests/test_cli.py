@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from {{ cookiecutter.package_name }}.cli import app
 from {{ cookiecutter.package_name }}.config import ENV_PREFIX, Settings
+from {{ cookiecutter.package_name }}.model import TripDurationModel
 from {{ cookiecutter.package_name }}.predict import REJECTION
 from {{ cookiecutter.package_name }}.train import TrainingResult
 from {{ cookiecutter.package_name }}.trip import PREDICTION
@@ -84,6 +85,25 @@ def test_missing_month_is_a_clear_error(isolated_env: Path):
     result = runner.invoke(app, ["train", "--train-month", "1999-01"])
     assert result.exit_code == 1
     assert "green_tripdata_1999-01.parquet: file not found" in result.output
+
+
+def test_a_missing_zone_lookup_stops_train_in_one_line_before_the_fit(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The model card needs the lookup; it is read first, so no fit is wasted on a lost file."""
+    missing = isolated_env / "no" / "taxi_zone_lookup.csv"
+    monkeypatch.setenv(f"{ENV_PREFIX}DATA__ZONE_LOOKUP", str(missing))
+
+    def no_fit(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the model was fitted before the zone lookup was read")
+
+    monkeypatch.setattr(TripDurationModel, "fit_features", no_fit)
+    result = runner.invoke(app, ["train"])
+    assert result.exit_code == 1, result.output
+    assert error_lines(result.output) == [
+        f"error: cannot read the zone lookup {missing}: No such file or directory"
+    ]
+    assert "Traceback" not in result.output
 
 
 def trained_environment(trained: tuple[Settings, TrainingResult]) -> dict[str, str]:

@@ -59,6 +59,22 @@ def test_reloaded_model_predicts_the_same(trained):
     assert rmse == pytest.approx(result.metrics["rmse"], abs=1e-9)
 
 
+def test_no_validation_row_is_predicted_twice(settings: Settings, monkeypatch: pytest.MonkeyPatch):
+    """The metrics and the model card's pictures share one prediction of the validation rows."""
+    predicted_rows: list[int] = []
+    predict_features = TripDurationModel.predict_features
+
+    def counted(self: TripDurationModel, matrix: np.ndarray, num_threads: int | None = None):
+        predicted_rows.append(len(matrix))
+        return predict_features(self, matrix, num_threads)
+
+    monkeypatch.setattr(TripDurationModel, "predict_features", counted)
+    result = run_training(settings)
+    validation_rows = result.accounts["validation"]["used"]
+    assert predicted_rows.count(validation_rows) == 1, predicted_rows
+    assert (settings.registry.models_dir / "card_residuals_hour.png").exists()
+
+
 def test_same_inputs_give_same_metrics_and_no_promotion(settings: Settings):
     first = run_training(settings)
     second = run_training(settings)

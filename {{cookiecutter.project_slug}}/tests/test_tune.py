@@ -42,7 +42,7 @@ def test_seeded_search_is_reproducible_and_train_reproduces_its_best(settings: S
     assert {name: getattr(params, name) for name in written} == written
     train = load_month(settings.data, settings.data.train_month)
     val = load_month(settings.data, settings.data.val_month)
-    _, metrics = fit_and_evaluate(train, val, params, settings.seed)
+    metrics = fit_and_evaluate(train, val, params, settings.seed).metrics
     # Early stopping chose the tree count on the same data, so a fresh fit lands on the same RMSE.
     assert metrics["rmse"] == pytest.approx(first.best_rmse, rel=1e-9)
 

@@ -42,11 +42,17 @@ class CardFigures:
     borough_rows: list[tuple[str, int, str, str]]
 
 
-def residual_frame(model: TripDurationModel, trips: pd.DataFrame, zones: Zones) -> pd.DataFrame:
-    """One row per validation trip: actual and predicted minutes, and what the errors group by."""
+def residual_frame(trips: pd.DataFrame, predicted: np.ndarray, zones: Zones) -> pd.DataFrame:
+    """One row per validation trip: actual and predicted minutes, and what the errors group by.
+
+    ``predicted`` are the model's predictions for ``trips``, made once by training's evaluation:
+    a month-scale validation set is not predicted a second time for its pictures."""
+    if len(predicted) != len(trips):
+        raise ValueError(f"{len(predicted)} predictions for {len(trips)} validation trips")
     features = build_features(trips)
-    predicted = model.predict(trips)
     actual = trips[DURATION].to_numpy()
+    pickup_zones = trips[PICKUP_ZONE]
+    boroughs = {zone: zones.borough(zone) for zone in pickup_zones.unique()}
     bands = pd.cut(trips[DISTANCE], DISTANCE_BANDS, right=False, include_lowest=True)
     return pd.DataFrame(
         {
@@ -57,7 +63,7 @@ def residual_frame(model: TripDurationModel, trips: pd.DataFrame, zones: Zones) 
             "hour": features["pickup_hour"].astype(int).to_numpy(),
             "weekday": features["pickup_weekday"].to_numpy(),
             "distance band": bands.astype(str).to_numpy(),
-            "borough": [zones.borough(zone) for zone in trips[PICKUP_ZONE]],
+            "borough": pickup_zones.map(boroughs).to_numpy(),
         }
     )
 
@@ -113,11 +119,16 @@ def predicted_vs_actual(frame: pd.DataFrame, path: Path) -> Path:
 
 
 def render_card_figures(
-    folder: Path, model: TripDurationModel, trips: pd.DataFrame, zones: Zones
+    folder: Path,
+    model: TripDurationModel,
+    trips: pd.DataFrame,
+    predicted: np.ndarray,
+    zones: Zones,
 ) -> CardFigures:
-    """Draw every picture of the card into ``folder`` from the validation ``trips``."""
+    """Draw every picture of the card into ``folder`` from the validation ``trips`` and the
+    model's ``predicted`` minutes for them."""
     folder.mkdir(parents=True, exist_ok=True)
-    frame = residual_frame(model, trips, zones)
+    frame = residual_frame(trips, predicted, zones)
     band_order = sorted(
         frame["distance band"].unique(), key=lambda band: float(band[1:].split(",")[0])
     )

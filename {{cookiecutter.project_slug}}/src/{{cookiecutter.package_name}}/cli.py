@@ -26,6 +26,7 @@ from .registry import load_model
 from .train import run_training
 from .trip import DURATION
 from .versions import CHAMPION, RegistryError
+from .zones import ZoneLookupError
 
 EXIT_STATUSES = (
     "Exit status: 0 done; 1 error (bad input, no model yet); 2 bad setting; 3 not promoted "
@@ -105,7 +106,7 @@ def train(train_month: Month = None, val_month: Month = None) -> None:
     settings = settings_from(train_month=train_month, val_month=val_month)
     try:
         result = run_training(settings)
-    except (DataError, OutputError, RegistryError) as error:
+    except (DataError, OutputError, RegistryError, ZoneLookupError) as error:
         raise fail(error) from error
     typer.echo(json.dumps({"version": result.version.version, **result.metrics}, indent=2))
     typer.echo(result.decision.reason)
@@ -122,7 +123,7 @@ def retrain(
     settings = settings_from(train_month=train_month, val_month=val_month)
     try:
         result = run_training(settings)
-    except (DataError, OutputError, RegistryError) as error:
+    except (DataError, OutputError, RegistryError, ZoneLookupError) as error:
         raise fail(error) from error
     logger.info("retrain decision: {}", result.decision.reason)
     typer.echo(result.decision.reason)
@@ -443,7 +444,7 @@ def retrain_loop(
         outcome = run_loop(
             settings, month, previous, predictions_source(settings, predictions), download=download
         )
-    except (DataError, LookupError, OutputError, RegistryError) as error:
+    except (DataError, LookupError, OutputError, RegistryError, ZoneLookupError) as error:
         raise fail(error) from error
     typer.echo(json.dumps(outcome.as_dict(), indent=2))
 

@@ -274,6 +274,8 @@ def fit_on_cluster(
         metrics = metrics_on_cluster(client, val, model)
         metrics["train_rmse"] = metrics_on_cluster(client, train, model)["rmse"]
         metrics["fit_seconds"] = round(fit_seconds, 3)
+        # The card's pictures from a sample gathered from the workers, not the whole months.
+        card_trips = val.trips.head(CARD_ROWS, npartitions=-1)
         watch.lap("evaluate")
         yield Fitted(
             model=model,
@@ -285,8 +287,8 @@ def fit_on_cluster(
             },
             score=lambda other: metrics_on_cluster(client, val, other)["rmse"],
             input_example=val.trips[list(INFERENCE_COLUMNS)].head(5),
-            # The card's pictures from a sample gathered from the workers, not the whole months.
-            card_trips=val.trips.head(CARD_ROWS, npartitions=-1),
+            card_trips=card_trips,
+            card_predicted=model.predict(card_trips),
             compute=f"dask {client.scheduler_info()['address']} ({workers(client)} workers)",
         )
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -40,7 +41,7 @@ from .scores import SCORES_FILE, ScoreCache, validation_fingerprint
 from .timing import Stopwatch
 from .trip import DURATION, INFERENCE_COLUMNS
 from .versions import ModelVersion
-from .zones import read_zones
+from .zones import Zones, read_zones
 
 # The train RMSE is measured on this many training rows (all of them when there are fewer),
 # drawn with the run's seed: the same rows every time, for a fraction of a full pass.
@@ -70,13 +71,22 @@ def effective_params(settings: Settings) -> TrainingSettings:
     return settings.training.model_copy(update=tuned)
 
 
+class Evaluated(NamedTuple):
+    """A fitted model, its metrics, and its predictions for the validation rows (kept for the
+    model card's pictures, so that no validation row is predicted twice)."""
+
+    model: TripDurationModel
+    metrics: dict[str, float]
+    val_predicted: np.ndarray
+
+
 def fit_and_evaluate(
     train: CleanTrips,
     val: CleanTrips,
     params: TrainingSettings,
     seed: int,
     watch: Stopwatch | None = None,
-) -> tuple[TripDurationModel, dict[str, float]]:
+) -> Evaluated:
     """Fit on the training rows, measure on the validation rows; also the train RMSE (sampled)."""
     watch = watch or Stopwatch()
     matrix = feature_matrix_in_chunks(train.trips)
@@ -86,13 +96,14 @@ def fit_and_evaluate(
     model = TripDurationModel.fit_features(matrix, target, params, seed)
     fit_seconds = time.perf_counter() - started
     watch.lap("fit")
-    metrics = regression_metrics(val.trips[DURATION].to_numpy(), model.predict(val.trips))
+    val_predicted = model.predict(val.trips)
+    metrics = regression_metrics(val.trips[DURATION].to_numpy(), val_predicted)
     sample = train_sample(len(target), seed)
     train_metrics = regression_metrics(target[sample], model.predict_features(matrix[sample]))
     metrics["train_rmse"] = train_metrics["rmse"]
     metrics["fit_seconds"] = round(fit_seconds, 3)
     watch.lap("evaluate")
-    return model, metrics
+    return Evaluated(model, metrics, val_predicted)
 
 
 def train_sample(rows: int, seed: int, size: int = TRAIN_RMSE_SAMPLE) -> np.ndarray:
@@ -125,8 +136,10 @@ class Fitted:
     accounts_by_month: dict[str, dict[str, dict[str, object]]]
     score: Callable[[TripDurationModel], float]
     input_example: pd.DataFrame
-    # Validation rows (with their durations) that the model card's pictures are drawn from.
+    # Validation rows (with their durations) that the model card's pictures are drawn from,
+    # and the candidate's predictions for them, made once.
     card_trips: pd.DataFrame
+    card_predicted: np.ndarray
     compute: str = "local"
 
 
@@ -135,7 +148,7 @@ def fit_here(settings: Settings, params: TrainingSettings, watch: Stopwatch) -> 
     data = settings.data
     train = load_months(data, data.train_months, watch)
     val = load_months(data, data.val_months, watch)
-    model, metrics = fit_and_evaluate(train, val, params, settings.seed, watch)
+    model, metrics, val_predicted = fit_and_evaluate(train, val, params, settings.seed, watch)
     metrics.update(course_baseline(train.trips, val.trips))
     return Fitted(
         model=model,
@@ -148,25 +161,30 @@ def fit_here(settings: Settings, params: TrainingSettings, watch: Stopwatch) -> 
         score=rmse_on(val),
         input_example=val.trips[list(INFERENCE_COLUMNS)].head(5),
         card_trips=val.trips,
+        card_predicted=val_predicted,
     )
 
 
 def run_training(settings: Settings) -> TrainingResult:
-    """Fit here, or on the Dask cluster when ``DASK__SCHEDULER_ADDRESS`` is set; then register."""
+    """Fit here, or on the Dask cluster when ``DASK__SCHEDULER_ADDRESS`` is set; then register.
+
+    The zone lookup (for the model card) is read first: a missing lookup stops the run before
+    minutes of fitting, not after them."""
     watch = Stopwatch()
     params = effective_params(settings)
+    zones = read_zones(settings.data.zone_lookup)
     if settings.dask.scheduler_address:
         # Dask loads only for a cluster run; the model is registered as after a local fit, with
         # the client still open so that the champion is scored on the workers too.
         from .distributed import fit_on_cluster  # noqa: PLC0415
 
         with fit_on_cluster(settings, params, watch) as fitted:
-            return register(settings, params, fitted, watch)
-    return register(settings, params, fit_here(settings, params, watch), watch)
+            return register(settings, params, fitted, watch, zones)
+    return register(settings, params, fit_here(settings, params, watch), watch, zones)
 
 
 def register(
-    settings: Settings, params: TrainingSettings, fitted: Fitted, watch: Stopwatch
+    settings: Settings, params: TrainingSettings, fitted: Fitted, watch: Stopwatch, zones: Zones
 ) -> TrainingResult:
     """Record the run's facts, then compare, register and promote under the registry's lock."""
     data = settings.data
@@ -192,7 +210,7 @@ def register(
     # Held from the comparison to the alias move: concurrent trainings take turns.
     with registry.lock():
         version, decision = register_and_promote(
-            settings, registry, fitted, facts=facts, cache=cache, watch=watch
+            settings, registry, fitted, zones, facts=facts, cache=cache, watch=watch
         )
     logger.info("registered version {}: {}", version.version, decision.reason)
     watch.lap("register")
@@ -214,6 +232,7 @@ def register_and_promote(
     settings: Settings,
     registry: ModelRegistry,
     fitted: Fitted,
+    zones: Zones,
     *,
     facts: dict[str, object],
     cache: ScoreCache | None = None,
@@ -247,8 +266,9 @@ def register_and_promote(
         }
     )
     models_dir = settings.registry.models_dir
-    zones = read_zones(settings.data.zone_lookup)
-    figures = render_card_figures(models_dir, model, fitted.card_trips, zones)
+    figures = render_card_figures(
+        models_dir, model, fitted.card_trips, fitted.card_predicted, zones
+    )
     card = write_model_card(models_dir / "model_card.md", settings, metrics, record, figures)
     card_files = [card, write_card_html(card), *figures.files.values()]
 {%- if cookiecutter.monitoring == "evidently" %}
