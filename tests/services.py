@@ -30,6 +30,8 @@ from .baking import InstalledProject, clean_environment, tool
 PG_BIN_GLOB = "/usr/lib/postgresql/*/bin"
 PG_USER = "postgres"
 STARTUP_SECONDS = 300
+# How long the MLflow server's process group gets between SIGTERM and SIGKILL at teardown.
+SERVER_GRACE_SECONDS = 5
 
 
 def free_port() -> int:
@@ -131,11 +133,13 @@ class MlflowServer:
         """Stop make, the server and every worker it started: the session's process group.
 
         MLflow 3's job runner leaves huey consumers that ignore SIGTERM, so the group gets SIGKILL
-        once the server has had its chance to shut down.
+        once the server has had its chance to shut down. The group is never empty before then
+        (the consumers stay), so the chance is short: the server itself stops within a second or
+        two, and a longer grace was 20 s of every session's teardown.
         """
         group = self.process.pid
         signal_group(group, signal.SIGTERM)
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + SERVER_GRACE_SECONDS
         while group_alive(group) and time.monotonic() < deadline:
             self.process.poll()
             time.sleep(0.5)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .baking import InstalledProject, clean_environment, tool
+from .baking import InstalledProject, clean_environment, file_registry_record, tool
 
 pytestmark = pytest.mark.slow
 
@@ -122,14 +122,12 @@ def test_a_changed_parameter_reruns_only_the_stages_after_it(pipeline: Pipeline)
     # version's run record (vNNNN/run_record.json) holds the parameters it was trained with.
     home = pipeline.root / "models" / pipeline.project.root.name
     versions = json.loads((home / "registry.json").read_text(encoding="utf-8"))["versions"]
-    assert [(v["version"], trees(home, v["version"])) for v in versions] == [(1, 150), (2, 60)]
+    trees = {
+        v["version"]: file_registry_record(home, v["version"])["params"]["n_estimators"]
+        for v in versions
+    }
+    assert list(trees.items()) == [(1, 150), (2, 60)]
     assert "Data and pipelines are up to date" in pipeline.repro()
-
-
-def trees(home: Path, version: int) -> int:
-    """The number of trees in the file registry's run record of ``version``."""
-    record = json.loads((home / f"v{version:04d}" / "run_record.json").read_text(encoding="utf-8"))
-    return record["params"]["n_estimators"]
 
 
 def test_push_then_pull_restores_every_output_from_a_local_remote(
