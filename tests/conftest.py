@@ -11,6 +11,35 @@ from .baking import ALL_OFF, InstalledProject, bake_or_fail, install
 # Session fixtures of the team-server tests: one PostgreSQL cluster and one MLflow server.
 from .services import postgres_cluster, team_server  # noqa: F401
 
+# The installed bakes, the slowest session fixtures (an install is 30-90 s). `make test` runs the
+# suite on two pytest-xdist workers with --dist loadgroup: every test of one installed bake goes to
+# the same worker, so each bake is still installed once per run; a test without one goes with the
+# rest of its module, whose module-scoped fixtures (the grid's bakes) are then made once too.
+INSTALLED_BAKES = (
+    "default_project",
+    "minimal_project",
+    "file_registry_project",
+    "uv_jobs_project",
+    "dvc_project",
+)
+
+
+def worker_group(item: pytest.Item) -> str:
+    """The installed bake a test uses (by name, or as the parameter of an indirect fixture)."""
+    used = set(getattr(item, "fixturenames", ()))
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None:
+        used.update(value for value in callspec.params.values() if isinstance(value, str))
+    installed = [name for name in INSTALLED_BAKES if name in used]
+    if len(installed) > 1:
+        raise pytest.UsageError(f"{item.nodeid} uses {installed}: one installed bake per test")
+    return installed[0] if installed else item.module.__name__
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(worker_group(item)))
+
 
 @pytest.fixture(scope="session")
 def default_bake(cookies_session) -> Path:
