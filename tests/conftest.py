@@ -36,9 +36,28 @@ def worker_group(item: pytest.Item) -> str:
     return installed[0] if installed else item.module.__name__
 
 
+# First: pytest-xdist reads the groups in its own collection hook, to name each test's group.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         item.add_marker(pytest.mark.xdist_group(worker_group(item)))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: object, ids: list[str]) -> None:
+    """Refuse to run if pytest-xdist did not name the groups in a worker's test ids.
+
+    It names them there for its scheduler; when it cannot (pytest 9.2, pytest-xdist#1386), it
+    carries on without groups, and every worker installs every bake. Fail loudly instead."""
+    config = getattr(node, "config", None)
+    if config is None or config.getvalue("dist") != "loadgroup":
+        return
+    ungrouped = [nodeid for nodeid in ids if "@" not in nodeid]
+    if ungrouped:
+        raise pytest.UsageError(
+            f"pytest-xdist did not group {len(ungrouped)} tests (first: {ungrouped[0]}); "
+            "see the pytest pin in pyproject.toml"
+        )
 
 
 @pytest.fixture(scope="session")
